@@ -1,0 +1,284 @@
+"""The HTTP API: ask, browse documents, health. Errors become 4xx/5xx here and only here."""
+
+import logging
+import secrets
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+
+from service import __version__
+from service.config import Settings
+from service.embedding import Embedder
+from service.errors import DocumentNotFound, HereinError, InvalidQuery
+from service.models import SearchResult
+from service.search import MAX_K, MAX_QUESTION_CHARS, Searcher, validate_question
+from service.store import DocumentInfo
+
+logger = logging.getLogger(__name__)
+
+SCORE_DOC = (
+    "Cosine similarity between the question's and the passage's embeddings "
+    "(all-MiniLM-L6-v2 by default): about 0.5 and above is a close match, around 0.2 "
+    "and below is unrelated. Comparable within one index and model, not across them."
+)
+
+
+class AskRequest(BaseModel):
+    """A question to answer from the documents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: StrictStr = Field(
+        max_length=MAX_QUESTION_CHARS, description="The question, in plain words."
+    )
+    k: StrictInt = Field(5, ge=1, le=MAX_K, description="How many passages to return.")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, question: str) -> str:
+        try:
+            return validate_question(question)
+        except InvalidQuery as error:
+            raise ValueError(str(error)) from error
+
+
+class CitationOut(BaseModel):
+    """Where a passage comes from: offsets are Unicode code points into the document text."""
+
+    document_id: str
+    source: str = Field(description="Path of the file relative to the corpus.")
+    title: str
+    start: int = Field(description="Offset of the passage's first character.")
+    end: int = Field(description="Offset just past the passage's last character.")
+    line_start: int = Field(description="1-based line of the first character.")
+    line_end: int = Field(description="1-based line of the last character.")
+    page: int | None = Field(description="1-based PDF page of the first character.")
+    page_end: int | None = Field(description="1-based PDF page of the last character.")
+    heading: list[str] = Field(description="Heading path the passage sits under.")
+
+
+class PassageOut(BaseModel):
+    """One ranked passage, quoted exactly from its document."""
+
+    rank: int
+    score: float = Field(description=SCORE_DOC)
+    chunk_id: str
+    text: str
+    citation: CitationOut
+
+
+class AskResponse(BaseModel):
+    """The best-matching passages, best first."""
+
+    question: str
+    passages: list[PassageOut]
+    index_version: str
+    took_ms: float
+
+
+class DocumentSummary(BaseModel):
+    """A document in the index."""
+
+    document_id: str
+    source: str
+    title: str
+    content_type: str
+    chunk_count: int
+    pages: int | None
+
+
+class DocumentList(BaseModel):
+    """A page of documents, sorted by id."""
+
+    documents: list[DocumentSummary]
+    total: int
+    offset: int
+    limit: int
+
+
+class DocumentOut(DocumentSummary):
+    """A document's metadata and the exact text citations point into."""
+
+    sha256: str
+    text: str
+    index_version: str
+
+
+class SkippedOut(BaseModel):
+    """A corpus file that was not indexed."""
+
+    source: str
+    reason: str
+
+
+class Readiness(BaseModel):
+    """The index being served."""
+
+    status: str
+    index_version: str
+    documents: int
+    chunks: int
+    model: str
+    skipped: list[SkippedOut]
+
+
+class _State:
+    """The loaded searcher, or why there is none yet."""
+
+    def __init__(self, searcher: Searcher | None) -> None:
+        self.searcher = searcher
+        self.error: str | None = None
+
+    def load(self, settings: Settings) -> None:
+        try:
+            self.searcher = Searcher.open(Embedder.load(settings.model), settings.index_dir)
+        except HereinError as error:
+            self.error = str(error)
+            logger.error("index not loaded: %s", error)
+
+
+_STATUS = {DocumentNotFound: 404, InvalidQuery: 422}
+
+
+def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
+    """The FastAPI app. Without a searcher, the model and index load in the background."""
+    state = _State(searcher)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.searcher is None:
+            threading.Thread(target=state.load, args=(settings,), daemon=True).start()
+        yield
+        if state.searcher is not None:
+            state.searcher.index.close()
+
+    app = FastAPI(
+        title="herein",
+        version=__version__,
+        description="Ask questions over a folder of documents; get back the passages that "
+        "answer them, each with an exact citation.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(HereinError)
+    async def _herein_error(request: Request, error: HereinError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=_STATUS.get(type(error), 500))
+
+    def ready_searcher() -> Searcher:
+        if state.searcher is None:
+            detail = state.error or "The index is still loading; retry in a few seconds"
+            raise HTTPException(503, detail, headers={"Retry-After": "2"})
+        return state.searcher
+
+    bearer = HTTPBearer(auto_error=False, description="Needed when HEREIN_API_KEY is set.")
+
+    def require_api_key(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        if settings.api_key is None:
+            return
+        given = credentials.credentials if credentials else ""
+        if not secrets.compare_digest(given.encode(), settings.api_key.encode()):
+            raise HTTPException(
+                401,
+                "Missing or wrong API key: send `Authorization: Bearer <HEREIN_API_KEY>`",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+    Ready = Annotated[Searcher, Depends(ready_searcher)]
+
+    @v1.post("/ask", response_model=AskResponse)
+    def ask(body: AskRequest, searcher: Ready) -> AskResponse:
+        """The passages that best answer the question, best first, each with its citation."""
+        return _ask_response(searcher.search(body.question, body.k))
+
+    @v1.get("/documents", response_model=DocumentList)
+    def list_documents(
+        searcher: Ready,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> DocumentList:
+        """The indexed documents, sorted by id, a page at a time."""
+        infos, total = searcher.index.documents(offset, limit)
+        return DocumentList(
+            documents=[_summary(info) for info in infos], total=total, offset=offset, limit=limit
+        )
+
+    # Registered before the plain route: `{document_id:path}` would swallow "/file".
+    @v1.get("/documents/{document_id:path}/file", response_class=FileResponse)
+    def document_file(document_id: str, searcher: Ready) -> FileResponse:
+        """The document's original file, with its content type."""
+        info, _ = searcher.index.document(document_id)
+        corpus = settings.corpus_dir.resolve()
+        path = (corpus / info.source).resolve()
+        if not path.is_relative_to(corpus) or not path.is_file():
+            raise HTTPException(404, f"The file of {document_id!r} is no longer in the corpus")
+        return FileResponse(path, media_type=info.content_type, filename=Path(info.source).name)
+
+    @v1.get("/documents/{document_id:path}", response_model=DocumentOut)
+    def get_document(document_id: str, searcher: Ready) -> DocumentOut:
+        """A document's metadata and its full text (what citation offsets point into)."""
+        info, text = searcher.index.document(document_id)
+        return DocumentOut(
+            **_summary(info).model_dump(),
+            sha256=info.sha256,
+            text=text,
+            index_version=searcher.index.version,
+        )
+
+    app.include_router(v1)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """The process is up (the index may still be loading)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=Readiness, responses={503: {"description": "Not ready"}})
+    def readyz() -> Readiness | JSONResponse:
+        """The index being served, or 503 while it loads or when it failed to."""
+        if state.searcher is None:
+            status = "error" if state.error else "loading"
+            detail = state.error or "loading the model and index"
+            return JSONResponse({"status": status, "detail": detail}, status_code=503)
+        index = state.searcher.index
+        return Readiness(
+            status="ready",
+            index_version=index.version,
+            documents=index.manifest.documents,
+            chunks=index.manifest.chunks,
+            model=index.manifest.model_name,
+            skipped=[SkippedOut(source=s.source, reason=s.reason) for s in index.skipped()],
+        )
+
+    return app
+
+
+def _ask_response(result: SearchResult) -> AskResponse:
+    return AskResponse(
+        question=result.question,
+        passages=[
+            PassageOut(
+                rank=p.rank,
+                score=p.score,
+                chunk_id=p.chunk_id,
+                text=p.text,
+                citation=CitationOut(**asdict(p.citation)),
+            )
+            for p in result.passages
+        ],
+        index_version=result.index_version,
+        took_ms=result.took_ms,
+    )
+
+
+def _summary(info: DocumentInfo) -> DocumentSummary:
+    return DocumentSummary.model_validate(info, from_attributes=True)

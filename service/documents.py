@@ -1,0 +1,310 @@
+"""Corpus files -> Documents: the exact text herein cites, with headings and pages."""
+
+import codecs
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from service.errors import CorpusNotFound, UnreadableDocument
+from service.models import Document, Heading, SkippedFile
+
+CONTENT_TYPES = {
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+    ".markdown": "text/markdown; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".pdf": "application/pdf",
+}
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """A file in the corpus folder; `source` is its path relative to the corpus, with `/`."""
+
+    source: str
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+def scan_corpus(corpus_dir: Path) -> tuple[list[CorpusFile], list[SkippedFile]]:
+    """Every visible file under the corpus (sorted), and the links that leave it.
+
+    Hidden files and folders (dot names) are ignored. A link is followed only when
+    it points inside the corpus.
+    """
+    if not corpus_dir.is_dir():
+        raise CorpusNotFound(f"Corpus folder not found: {corpus_dir}")
+    root = corpus_dir.resolve()
+    files: list[CorpusFile] = []
+    skipped: list[SkippedFile] = []
+    for path in _walk(corpus_dir):
+        source = path.relative_to(corpus_dir).as_posix()
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            skipped.append(SkippedFile(source, "link points outside the corpus"))
+            continue
+        if path.is_dir():
+            continue  # a link to a folder inside the corpus: its files are already walked
+        try:
+            stat = path.stat()
+        except OSError as error:
+            skipped.append(SkippedFile(source, f"cannot read: {error.strerror}"))
+            continue
+        files.append(CorpusFile(source, path, stat.st_size, stat.st_mtime_ns))
+    return files, skipped
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    # os.walk without following links, so a link to a folder cannot loop or escape.
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        names = filenames + [d for d in dirnames if (here / d).is_symlink()]
+        for name in sorted(names):
+            if not name.startswith("."):
+                yield here / name
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A corpus as read: its documents, the files skipped with why, and every file seen."""
+
+    documents: list[Document]
+    skipped: list[SkippedFile]
+    files: list[CorpusFile]
+
+
+def load_corpus(corpus_dir: Path) -> Corpus:
+    """Read every file of the corpus; unreadable ones are skipped with their reason."""
+    files, skipped = scan_corpus(corpus_dir)
+    documents: list[Document] = []
+    for file in files:
+        try:
+            documents.append(load_document(file.path, file.source))
+        except UnreadableDocument as error:
+            skipped.append(SkippedFile(file.source, str(error)))
+    skipped.sort(key=lambda s: s.source)
+    return Corpus(documents, skipped, files)
+
+
+def load_document(path: Path, source: str) -> Document:
+    """Read one file as a Document; raises UnreadableDocument with the reason."""
+    suffix = path.suffix.lower()
+    if suffix not in CONTENT_TYPES:
+        raise UnreadableDocument(f"unsupported file type '{suffix or path.name}'")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UnreadableDocument(f"cannot read: {error.strerror}") from error
+    sha256 = hashlib.sha256(data).hexdigest()
+    content_type = CONTENT_TYPES[suffix]
+    fallback_title = title_from_name(path)
+    if suffix == ".pdf":
+        text, title = _read_pdf(path)
+        return Document(
+            source, source, title or fallback_title, text, content_type, sha256, paged=True
+        )
+    if suffix in (".html", ".htm"):
+        parser = _HTMLText()
+        parser.feed(decode_text(data))
+        parser.close()
+        text, headings = parser.result()
+        title = parser.title or (headings[0].path[-1] if headings else "") or fallback_title
+        _require_text(text)
+        return Document(source, source, title, text, content_type, sha256, headings=tuple(headings))
+    text = decode_text(data)
+    _require_text(text)
+    if suffix in (".md", ".markdown"):
+        headings = markdown_headings(text)
+        title = next((h.path[0] for h in headings if len(h.path) == 1), fallback_title)
+        return Document(source, source, title, text, content_type, sha256, headings=tuple(headings))
+    return Document(source, source, fallback_title, text, content_type, sha256)
+
+
+def title_from_name(path: Path) -> str:
+    """A readable title from a file name: `industrial-policy.txt` -> `Industrial policy`."""
+    words = re.sub(r"[-_]+", " ", path.stem).strip()
+    return words[:1].upper() + words[1:] if words else path.name
+
+
+def decode_text(data: bytes) -> str:
+    """The file's text, unchanged but for a dropped byte-order mark.
+
+    No newline translation: offsets must count the file's own characters.
+    """
+    for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(codec)
+            except UnicodeDecodeError as error:
+                raise UnreadableDocument(f"not valid UTF-16 text: {error.reason}") from error
+    if b"\x00" in data:
+        raise UnreadableDocument("binary file (contains NUL bytes)")
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UnreadableDocument(
+            f"not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+            "re-save it as UTF-8"
+        ) from error
+
+
+def _require_text(text: str) -> None:
+    if not text.strip():
+        raise UnreadableDocument("no text in this file")
+
+
+def _read_pdf(path: Path) -> tuple[str, str]:
+    # pypdf raises many exception types for broken files; any of them means "skip".
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnreadableDocument("encrypted PDF")
+        pages = [(page.extract_text() or "").replace("\f", "\n") for page in reader.pages]
+        title = str(reader.metadata.get("/Title") or "").strip() if reader.metadata else ""
+    except UnreadableDocument:
+        raise
+    except Exception as error:
+        raise UnreadableDocument(f"broken PDF: {error}") from error
+    text = "\f".join(pages)
+    if not text.strip():
+        raise UnreadableDocument("PDF has no extractable text (scanned images?)")
+    return text, title
+
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+def markdown_headings(text: str) -> list[Heading]:
+    """ATX (`# Title`) and setext (underlined) headings, with their full paths."""
+    headings: list[Heading] = []
+    stack: list[tuple[int, str]] = []
+    in_fence = False
+    offset = 0
+    previous: tuple[int, str] | None = None  # (offset, text) of the last plain line
+    for line in text.splitlines(keepends=True):
+        bare = line.rstrip("\r\n")
+        level, title, start = 0, "", offset
+        if _FENCE.match(bare):
+            in_fence = not in_fence
+        elif not in_fence and (atx := _ATX.match(bare)):
+            level, title = len(atx.group(1)), atx.group(2).strip()
+        elif not in_fence and previous and (setext := _SETEXT.match(bare)):
+            level = 1 if setext.group(1).startswith("=") else 2
+            start, title = previous
+        if level:
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, title))
+            headings.append(Heading(start, tuple(t for _, t in stack)))
+            previous = None
+        else:
+            previous = (offset, bare.strip()) if bare.strip() and not in_fence else None
+        offset += len(line)
+    return headings
+
+
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "details",
+        "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
+        "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p",
+        "pre", "section", "summary", "table", "tbody", "thead", "tfoot", "tr", "ul",
+    }
+)  # fmt: skip
+_HIDDEN_TAGS = frozenset(
+    {"head", "script", "style", "noscript", "template", "svg", "iframe", "object"}
+)
+_HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
+
+
+class _HTMLText(HTMLParser):
+    """The visible text of a page: hidden elements dropped, blocks on their own lines."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.length = 0
+        self.hidden = 0
+        self.pre = 0
+        self.title = ""
+        self.in_title = False
+        self.heading: tuple[int, int, list[str]] | None = None  # level, start, words
+        self.stack: list[tuple[int, str]] = []
+        self.headings: list[Heading] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self.in_title = True
+        if tag in _HIDDEN_TAGS:
+            self.hidden += 1
+        if tag in _BLOCK_TAGS:
+            self._newline()
+        if tag == "pre":
+            self.pre += 1
+        if tag in _HEADING_TAGS and not self.hidden:
+            self.heading = (_HEADING_TAGS[tag], self.length, [])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self.in_title = False
+        if tag in _HIDDEN_TAGS:
+            self.hidden = max(0, self.hidden - 1)
+        if tag == "pre":
+            self.pre = max(0, self.pre - 1)
+        if tag in _HEADING_TAGS and self.heading:
+            level, start, words = self.heading
+            title = " ".join(" ".join(words).split())
+            if title:
+                while self.stack and self.stack[-1][0] >= level:
+                    self.stack.pop()
+                self.stack.append((level, title))
+                self.headings.append(Heading(start, tuple(t for _, t in self.stack)))
+            self.heading = None
+        if tag in _BLOCK_TAGS:
+            self._newline()
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title = " ".join((self.title + " " + data).split())
+        if self.hidden:
+            return
+        if not self.pre:
+            # Browsers collapse runs of white space outside <pre>.
+            data = re.sub(r"\s+", " ", data)
+            if self._at_line_start():
+                data = data.lstrip(" ")
+        if not data:
+            return
+        if self.heading:
+            self.heading[2].append(data)
+        self._emit(data)
+
+    def _at_line_start(self) -> bool:
+        return not self.parts or self.parts[-1].endswith("\n")
+
+    def _newline(self) -> None:
+        if self.parts and not self.parts[-1].endswith("\n"):
+            last = self.parts[-1]
+            self.parts[-1] = last.rstrip(" ")
+            self.length -= len(last) - len(self.parts[-1])
+            self._emit("\n")
+
+    def _emit(self, text: str) -> None:
+        self.parts.append(text)
+        self.length += len(text)
+
+    def result(self) -> tuple[str, list[Heading]]:
+        text = "".join(self.parts).rstrip()
+        return text, self.headings

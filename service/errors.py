@@ -1,0 +1,45 @@
+"""Errors a user can act on. The CLI and the API translate them at the edges."""
+
+
+class HereinError(Exception):
+    "Something went wrong in herein"
+
+
+class IndexNotFound(HereinError):
+    "No index at this path - run `herein build` first"
+
+
+class IndexCorrupt(HereinError):
+    "The index on disk is incomplete or damaged - run `herein build` again"
+
+
+class ModelMismatch(HereinError):
+    "The index was built with another embedding model - rebuild it or set HEREIN_MODEL to match"
+
+
+class ModelNotFound(HereinError):
+    "The embedding model could not be loaded - check HEREIN_MODEL"
+
+
+class CorpusNotFound(HereinError):
+    "The corpus folder does not exist - check --corpus / HEREIN_CORPUS_DIR"
+
+
+class EmptyCorpus(HereinError):
+    "The corpus has no readable documents - add .txt, .md, .html or .pdf files"
+
+
+class BuildLocked(HereinError):
+    "Another build is running on this index - wait for it to finish"
+
+
+class DocumentNotFound(HereinError):
+    "No document with this id in the index - list them with GET /v1/documents"
+
+
+class UnreadableDocument(HereinError):
+    "This file cannot be read as a document; it is skipped"
+
+
+class InvalidQuery(HereinError):
+    "The question or its options are not usable - see the message for which"

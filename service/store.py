@@ -1,0 +1,355 @@
+"""The index on disk: generations of FAISS vectors plus SQLite metadata, and CURRENT.
+
+Layout under the index root:
+    CURRENT                       names the generation being served
+    build.lock                    held by the one build allowed at a time
+    generations/<version>/        index.faiss, meta.sqlite, manifest.json
+A generation is written in full before CURRENT is switched to it (write to a temp
+file, then rename), so a reader always sees a complete generation.
+"""
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import faiss
+import numpy as np
+
+from service.errors import BuildLocked, DocumentNotFound, IndexCorrupt, IndexNotFound
+from service.models import Chunk, Citation, Document, SkippedFile
+
+CURRENT = "CURRENT"
+GENERATIONS = "generations"
+MANIFEST = "manifest.json"
+VECTORS = "index.faiss"
+METADATA = "meta.sqlite"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a generation holds and which model made its vectors."""
+
+    version: str
+    created_at: str
+    model_name: str
+    model_dimension: int
+    model_fingerprint: str
+    documents: int
+    chunks: int
+    skipped: int
+    chunk_tokens: int
+    overlap_tokens: int
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A corpus file as it was at build time, to tell later whether it changed."""
+
+    source: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document's metadata as the index holds it."""
+
+    document_id: str
+    source: str
+    title: str
+    content_type: str
+    sha256: str
+    chunk_count: int
+    pages: int | None
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk read back from the index, with its full citation."""
+
+    row: int
+    chunk_id: str
+    text: str
+    citation: Citation
+
+
+def new_version() -> str:
+    """A generation name that sorts by creation time (UTC, microseconds)."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def generation_dir(index_dir: Path, version: str) -> Path:
+    "Folder of one generation"
+    return index_dir / GENERATIONS / version
+
+
+def current_version(index_dir: Path) -> str:
+    """The version CURRENT names; raises IndexNotFound when there is none."""
+    try:
+        version = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError as error:
+        raise IndexNotFound(f"No index at {index_dir} - run `herein build` first") from error
+    if not version:
+        raise IndexCorrupt(f"{index_dir / CURRENT} is empty - run `herein build` again")
+    return version
+
+
+def switch_current(index_dir: Path, version: str) -> None:
+    """Point CURRENT at a generation atomically: readers see the old or the new, never half."""
+    temporary = index_dir / f".{CURRENT}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(version + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, index_dir / CURRENT)
+
+
+_SCHEMA = """
+CREATE TABLE documents (
+    document_id TEXT PRIMARY KEY, source TEXT NOT NULL, title TEXT NOT NULL,
+    content_type TEXT NOT NULL, sha256 TEXT NOT NULL, paged INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, document_id TEXT NOT NULL,
+    text TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    line_start INTEGER NOT NULL, line_end INTEGER NOT NULL, page INTEGER, page_end INTEGER,
+    heading TEXT NOT NULL, embed_hash TEXT NOT NULL
+);
+CREATE INDEX chunks_by_document ON chunks (document_id);
+CREATE TABLE skipped (source TEXT PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE files (
+    source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
+"""
+
+
+def write_generation(
+    index_dir: Path,
+    manifest: Manifest,
+    documents: Sequence[Document],
+    chunks: Sequence[Chunk],
+    embed_hashes: Sequence[str],
+    vectors: np.ndarray,
+    skipped: Iterable[SkippedFile],
+    files: Iterable[FileState],
+) -> Path:
+    """Write one complete generation folder; the manifest goes last, as its seal."""
+    if len(chunks) != len(vectors) or len(chunks) != len(embed_hashes):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    folder = generation_dir(index_dir, manifest.version)
+    folder.mkdir(parents=True, exist_ok=False)
+    # Inner product equals cosine on normalised vectors.
+    flat = faiss.IndexFlatIP(manifest.model_dimension)
+    if len(vectors):
+        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(flat, str(folder / VECTORS))
+    counts: dict[str, int] = {}
+    for chunk in chunks:
+        counts[chunk.document_id] = counts.get(chunk.document_id, 0) + 1
+    connection = sqlite3.connect(folder / METADATA)
+    try:
+        with connection:
+            connection.executescript(_SCHEMA)
+            connection.executemany(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (d.document_id, d.source, d.title, d.content_type, d.sha256, int(d.paged),
+                     counts.get(d.document_id, 0), d.text)
+                    for d in documents
+                ),
+            )  # fmt: skip
+            connection.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (row, c.chunk_id, c.document_id, c.text, c.start, c.end, c.line_start,
+                     c.line_end, c.page, c.page_end, json.dumps(list(c.heading)), embed_hash)
+                    for row, (c, embed_hash) in enumerate(zip(chunks, embed_hashes, strict=True))
+                ),
+            )  # fmt: skip
+            connection.executemany(
+                "INSERT INTO skipped VALUES (?, ?)", ((s.source, s.reason) for s in skipped)
+            )
+            connection.executemany(
+                "INSERT INTO files VALUES (?, ?, ?, ?)",
+                ((f.source, f.size, f.mtime_ns, f.sha256) for f in files),
+            )
+    finally:
+        connection.close()
+    manifest_path = folder / MANIFEST
+    manifest_path.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
+class Index:
+    """One generation opened for reading: vectors in memory, metadata in SQLite."""
+
+    def __init__(self, folder: Path, manifest: Manifest, vectors: Any) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self._vectors = vectors
+        self._connection = sqlite3.connect(
+            f"file:{folder / METADATA}?mode=ro", uri=True, check_same_thread=False
+        )
+        # One connection shared by the server's worker threads.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, index_dir: Path, version: str | None = None) -> "Index":
+        """The generation CURRENT names (or `version`); raises IndexNotFound/IndexCorrupt."""
+        version = version or current_version(index_dir)
+        folder = generation_dir(index_dir, version)
+        try:
+            manifest = Manifest(**json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
+            vectors = faiss.read_index(str(folder / VECTORS))
+        except FileNotFoundError as error:
+            raise IndexCorrupt(f"Generation {version} in {index_dir} is incomplete") from error
+        except (ValueError, TypeError, RuntimeError) as error:
+            raise IndexCorrupt(
+                f"Generation {version} in {index_dir} is damaged: {error}"
+            ) from error
+        if vectors.ntotal != manifest.chunks:
+            raise IndexCorrupt(
+                f"Generation {version} has {vectors.ntotal} vectors for {manifest.chunks} chunks"
+            )
+        return cls(folder, manifest, vectors)
+
+    @property
+    def version(self) -> str:
+        "The generation's version"
+        return self.manifest.version
+
+    def close(self) -> None:
+        """Release the SQLite connection."""
+        self._connection.close()
+
+    def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._connection.execute(sql, parameters).fetchall()
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k nearest chunks by inner product: (row, score), best first."""
+        if self._vectors.ntotal == 0:
+            return []
+        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        scores, rows = self._vectors.search(query, min(k, self._vectors.ntotal))
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def chunks(self, rows: Sequence[int]) -> list[StoredChunk]:
+        """The chunks at these rows, in the order asked."""
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        found = {
+            record[0]: _stored_chunk(record)
+            for record in self._query(
+                f"""SELECT c.row, c.chunk_id, c.text, c.document_id, d.source, d.title,
+                    c.start, c."end", c.line_start, c.line_end, c.page, c.page_end, c.heading
+                    FROM chunks c JOIN documents d USING (document_id)
+                    WHERE c.row IN ({marks})""",
+                list(rows),
+            )
+        }
+        return [found[row] for row in rows if row in found]
+
+    def documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
+        """A page of documents sorted by id, and how many there are in all."""
+        total = self._query("SELECT COUNT(*) FROM documents")[0][0]
+        records = self._query(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY document_id LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [_document_info(record) for record in records], int(total)
+
+    def document(self, document_id: str) -> tuple[DocumentInfo, str]:
+        """A document's metadata and text; raises DocumentNotFound."""
+        records = self._query(
+            f"SELECT {_DOCUMENT_COLUMNS}, text FROM documents WHERE document_id = ?",
+            (document_id,),
+        )
+        if not records:
+            raise DocumentNotFound(f"No document {document_id!r} in the index")
+        return _document_info(records[0][:-1]), str(records[0][-1])
+
+    def skipped(self) -> list[SkippedFile]:
+        """Files the build could not index, with the reason."""
+        return [
+            SkippedFile(source, reason)
+            for source, reason in self._query("SELECT source, reason FROM skipped ORDER BY source")
+        ]
+
+    def files(self) -> dict[str, FileState]:
+        """Every corpus file the build saw, by source."""
+        return {
+            record[0]: FileState(*record)
+            for record in self._query("SELECT source, size, mtime_ns, sha256 FROM files")
+        }
+
+
+_DOCUMENT_COLUMNS = (
+    "document_id, source, title, content_type, sha256, chunk_count, "
+    "CASE WHEN paged THEN length(text) - length(replace(text, char(12), '')) + 1 END"
+)
+
+
+def _document_info(record: Sequence[Any]) -> DocumentInfo:
+    return DocumentInfo(*record)
+
+
+def _stored_chunk(record: Sequence[Any]) -> StoredChunk:
+    row, chunk_id, text, document_id, source, title, start, end = record[:8]
+    line_start, line_end, page, page_end, heading = record[8:]
+    citation = Citation(
+        document_id, source, title, start, end, line_start, line_end, page, page_end,
+        tuple(json.loads(heading)),
+    )  # fmt: skip
+    return StoredChunk(row, chunk_id, text, citation)
+
+
+class BuildLock:
+    """An exclusive lock on an index root; the OS drops it if the build dies."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.path = index_dir / "build.lock"
+        self._handle: Any = None
+
+    def __enter__(self) -> "BuildLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise BuildLocked(
+                f"Another build (pid {holder}) is running on {self.path.parent}"
+            ) from error
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._handle is not None:
+            self._handle.truncate(0)
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None

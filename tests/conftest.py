@@ -1,0 +1,114 @@
+"""Shared fixtures: the real model (loaded once), corpora under tmp_path, a real server."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.embedding import Embedder
+from service.indexing import build_index
+from service.search import Searcher
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_CORPUS = ROOT / "corpus"
+DATA = Path(__file__).resolve().parent / "data"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real default model, loaded once for the whole run."""
+    return Embedder.load()
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """An index of the default corpus (corpus/), built once."""
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    build_index(SEED_CORPUS, index_dir, embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def seed_searcher(seed_index: Path, embedder: Embedder) -> Searcher:
+    """A searcher over the default corpus."""
+    return Searcher.open(embedder, seed_index)
+
+
+WriteFiles = Callable[[dict[str, str | bytes]], Path]
+
+
+@pytest.fixture
+def write_corpus(tmp_path: Path) -> WriteFiles:
+    """Write {relative path: text or bytes} into a fresh corpus folder and return it."""
+
+    def write(files: dict[str, str | bytes]) -> Path:
+        corpus = tmp_path / "corpus"
+        for name, content in files.items():
+            path = corpus / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_bytes(content.encode("utf-8"))
+        corpus.mkdir(exist_ok=True)
+        return corpus
+
+    return write
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    corpus: Path, index: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> Iterator[str]:
+    """A real `herein serve` process on a free port; yields its base URL once ready."""
+    port = free_port()
+    command = [sys.executable, "-m", "service", "serve", "--corpus", str(corpus)]
+    command += ["--index", str(index), "--port", str(port)]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                output = process.stdout.read() if process.stdout else ""
+                raise RuntimeError(f"herein serve exited with {process.returncode}:\n{output}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"herein serve was not ready within {timeout}s")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
