@@ -154,10 +154,11 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if state.searcher is None:
+        owned = state.searcher is None  # close only what this app opened
+        if owned:
             threading.Thread(target=state.load, args=(settings,), daemon=True).start()
         yield
-        if state.searcher is not None:
+        if owned and state.searcher is not None:
             state.searcher.index.close()
 
     app = FastAPI(
@@ -204,7 +205,7 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     @v1.get("/documents", response_model=DocumentList)
     def list_documents(
         searcher: Ready,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> DocumentList:
         """The indexed documents, sorted by id, a page at a time."""

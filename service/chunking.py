@@ -169,12 +169,21 @@ def _positions(text: str, char: str) -> list[int]:
 
 
 def _sections(document: Document) -> list[tuple[Span, tuple[str, ...]]]:
-    """The document cut at its headings, each part with the heading path it sits under."""
-    cuts = [(0, ())] + [(h.start, h.path) for h in document.headings if h.start > 0]
-    if document.headings and document.headings[0].start == 0:
-        cuts[0] = (0, document.headings[0].path)
-    bounds = [start for start, _ in cuts[1:]] + [len(document.text)]
-    return [((start, end), path) for (start, path), end in zip(cuts, bounds, strict=True)]
+    """The document cut at its headings (and PDF page breaks, so a passage cites one
+    page), each part with the heading path it sits under."""
+    cuts: dict[int, tuple[str, ...]] = {0: ()}
+    for heading in document.headings:
+        cuts[heading.start] = heading.path
+    if document.paged:
+        for page_break in _positions(document.text, "\f"):
+            cuts.setdefault(page_break + 1, ())
+    starts = sorted(cuts)
+    sections: list[tuple[Span, tuple[str, ...]]] = []
+    path: tuple[str, ...] = ()
+    for start, end in zip(starts, [*starts[1:], len(document.text)], strict=True):
+        path = cuts[start] or path  # a page break keeps the heading it falls under
+        sections.append(((start, end), path))
+    return sections
 
 
 def _fit(

@@ -169,7 +169,7 @@ def _read_pdf(path: Path) -> tuple[str, str]:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnreadableDocument("encrypted PDF")
-        pages = [(page.extract_text() or "").replace("\f", "\n") for page in reader.pages]
+        pages = [(page.extract_text() or "").replace("\f", "\n").rstrip() for page in reader.pages]
         title = str(reader.metadata.get("/Title") or "").strip() if reader.metadata else ""
     except UnreadableDocument:
         raise

@@ -112,3 +112,22 @@ def running_server(
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+def make_pdf(pages: list[list[str]], title: str = "") -> bytes:
+    """A real PDF with one text line per entry, one page per list (empty list: no text)."""
+    from io import BytesIO
+
+    from reportlab.pdfgen import canvas
+
+    buffer = BytesIO()
+    pdf = canvas.Canvas(buffer)
+    if title:
+        pdf.setTitle(title)
+    for lines in pages:
+        pdf.rect(50, 50, 100, 100)  # something on every page, text or not
+        for number, line in enumerate(lines):
+            pdf.drawString(72, 720 - 16 * number, line)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

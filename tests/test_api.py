@@ -1,0 +1,183 @@
+"""The HTTP API through TestClient: answers, documents, health, auth and bad input."""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api import create_app
+from service.config import Settings
+from service.embedding import Embedder
+from service.indexing import build_index
+from service.search import Searcher
+from tests.conftest import make_pdf
+
+FILES: dict[str, str | bytes] = {
+    "notes.txt": "Tomatoes need six hours of sun.\r\nWater them at the base.\r\n",
+    "guide.md": "# Garden guide\n\n## Soil\n\nCompost improves clay soil.\n",
+    "page.html": "<title>Pests</title><h1>Aphids</h1><p>Ladybirds eat aphids.</p>",
+    "docs/report.pdf": make_pdf(
+        [
+            [
+                "Harvest report for the allotment society.",
+                *[f"Plot {n} was dug over." for n in range(30)],
+            ],
+            ["Yields rose by 12 percent in 2024."],
+        ]
+    ),
+    "broken.txt": "café crème".encode("latin-1"),
+}
+
+
+@pytest.fixture(scope="module")
+def garden(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> tuple[Path, Path]:
+    """A small corpus of every format and its index: (corpus, index)."""
+    root = tmp_path_factory.mktemp("garden")
+    corpus, index = root / "corpus", root / "index"
+    for name, content in FILES.items():
+        path = corpus / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    build_index(corpus, index, embedder)
+    return corpus, index
+
+
+@pytest.fixture(scope="module")
+def searcher(garden: tuple[Path, Path], embedder: Embedder) -> Searcher:
+    return Searcher.open(embedder, garden[1])
+
+
+@pytest.fixture
+def client(garden: tuple[Path, Path], searcher: Searcher) -> Iterator[TestClient]:
+    corpus, index = garden
+    with TestClient(create_app(Settings(corpus_dir=corpus, index_dir=index), searcher)) as client:
+        yield client
+
+
+def test_ask_returns_ranked_passages_with_exact_citations(client: TestClient) -> None:
+    response = client.post("/v1/ask", json={"question": "How much did yields grow?", "k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert [p["rank"] for p in body["passages"]] == [1, 2, 3]
+    first = body["passages"][0]
+    assert first["citation"]["document_id"] == "docs/report.pdf"
+    assert first["citation"]["page"] == 2 and first["citation"]["page_end"] == 2
+    document = client.get("/v1/documents/docs/report.pdf").json()
+    start, end = first["citation"]["start"], first["citation"]["end"]
+    assert document["text"][start:end] == first["text"]
+    assert document["pages"] == 2
+    scores = [p["score"] for p in body["passages"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_crlf_document_lines_and_offsets(client: TestClient) -> None:
+    body = client.post("/v1/ask", json={"question": "How should tomatoes be watered?"}).json()
+    first = body["passages"][0]
+    citation = first["citation"]
+    assert citation["document_id"] == "notes.txt"
+    assert (citation["start"], citation["line_start"], citation["line_end"]) == (0, 1, 2)
+    assert first["text"] == "Tomatoes need six hours of sun.\r\nWater them at the base."
+
+
+def test_heading_path_in_citation(client: TestClient) -> None:
+    body = client.post("/v1/ask", json={"question": "How can clay soil be improved?"}).json()
+    citation = body["passages"][0]["citation"]
+    assert (citation["document_id"], citation["heading"]) == (
+        "guide.md",
+        ["Garden guide", "Soil"],
+    )
+
+
+def test_documents_are_listed_in_pages(client: TestClient) -> None:
+    first = client.get("/v1/documents", params={"limit": 2}).json()
+    second = client.get("/v1/documents", params={"limit": 2, "offset": 2}).json()
+    ids = [d["document_id"] for d in first["documents"] + second["documents"]]
+    assert ids == ["docs/report.pdf", "guide.md", "notes.txt", "page.html"]
+    assert first["total"] == 4
+    assert first["documents"][1]["title"] == "Garden guide"
+
+
+def test_original_files_come_back_with_their_content_type(client: TestClient) -> None:
+    pdf = client.get("/v1/documents/docs/report.pdf/file")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content == FILES["docs/report.pdf"]
+    html = client.get("/v1/documents/page.html/file")
+    assert html.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_readyz_reports_the_index_and_skipped_files(client: TestClient) -> None:
+    body = client.get("/readyz").json()
+    assert body["status"] == "ready"
+    assert (body["documents"], body["skipped"][0]["source"]) == (4, "broken.txt")
+    assert body["skipped"][0]["reason"].startswith("not UTF-8 text")
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"question": ""}, "question is empty"),
+        ({"question": " \n\t "}, "question is empty"),
+        ({"question": "x" * 2001}, "at most 2000 characters"),
+        ({"question": "soil", "k": 0}, "greater than or equal to 1"),
+        ({"question": "soil", "k": 51}, "less than or equal to 50"),
+        ({"question": "soil", "k": "5"}, "valid integer"),
+        ({"question": 42}, "valid string"),
+        ({"k": 3}, "Field required"),
+        ({"question": "soil", "top": 3}, "Extra inputs are not permitted"),
+        (["soil"], "valid dictionary"),
+    ],
+)
+def test_bad_questions_get_422_naming_the_problem(
+    client: TestClient, body: object, message: str
+) -> None:
+    response = client.post("/v1/ask", json=body)
+    assert response.status_code == 422
+    assert message in response.text
+
+
+def test_non_json_body_is_a_422(client: TestClient) -> None:
+    response = client.post(
+        "/v1/ask", content=b"question=soil", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "JSON decode error" in response.text
+
+
+def test_unknown_document_is_a_404(client: TestClient) -> None:
+    for path in ("/v1/documents/nope.txt", "/v1/documents/nope.txt/file"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "No document 'nope.txt' in the index"}
+
+
+def test_api_key_guards_every_v1_route(garden: tuple[Path, Path], searcher: Searcher) -> None:
+    corpus, index = garden
+    settings = Settings(corpus_dir=corpus, index_dir=index, api_key="s3cret")
+    with TestClient(create_app(settings, searcher)) as client:
+        for method, path in [("post", "/v1/ask"), ("get", "/v1/documents")]:
+            for headers in ({}, {"Authorization": "Bearer wrong"}):
+                response = client.request(method, path, json={"question": "x"}, headers=headers)
+                assert response.status_code == 401
+                assert "HEREIN_API_KEY" in response.json()["detail"]
+        ok = client.post(
+            "/v1/ask", json={"question": "soil"}, headers={"Authorization": "Bearer s3cret"}
+        )
+        assert ok.status_code == 200
+        assert client.get("/healthz").status_code == 200
+
+
+def test_readyz_is_503_until_an_index_loads(tmp_path: Path) -> None:
+    settings = Settings(corpus_dir=tmp_path, index_dir=tmp_path / "missing")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 503
+        assert client.post("/v1/ask", json={"question": "soil"}).status_code == 503
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").json()["status"] == "loading":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        body = client.get("/readyz").json()
+        assert body["status"] == "error"
+        assert "run `herein build` first" in body["detail"]

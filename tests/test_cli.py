@@ -1,0 +1,106 @@
+"""The command line: build, ask, serve's checks, and errors that name the bad value."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from service.cli import main
+from service.embedding import Embedder
+from tests.conftest import SEED_CORPUS, WriteFiles
+
+
+@pytest.fixture(scope="session")
+def other_model(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """A copy of the default model with one weight changed: a different model on disk."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from service.embedding import resolve_model
+
+    model = SentenceTransformer(resolve_model(embedder.name), device="cpu")
+    with torch.no_grad():
+        next(model.parameters()).add_(0.01)
+    path = tmp_path_factory.mktemp("other-model")
+    model.save(str(path))
+    return path
+
+
+def test_build_then_ask_in_process(write_corpus: WriteFiles, tmp_path: Path) -> None:
+    corpus = write_corpus(
+        {"bees.md": "# Bees\n\nA hive has one queen.\n", "junk.txt": b"\x00\x01", "ok.txt": "Hi."}
+    )
+    index = tmp_path / "index"
+    runner = CliRunner()
+    built = runner.invoke(main, ["build", "--corpus", str(corpus), "--index", str(index)])
+    assert built.exit_code == 0, built.output
+    assert "skipped junk.txt: binary file (contains NUL bytes)" in built.output
+    assert "2 documents, 2 chunks, 1 skipped" in built.output
+    asked = runner.invoke(
+        main, ["ask", "How many queens live in a hive?", "--index", str(index), "--json", "-k", "1"]
+    )
+    assert asked.exit_code == 0, asked.output
+    result = json.loads(asked.stdout)
+    [passage] = result["passages"]
+    assert passage["text"] == "# Bees\n\nA hive has one queen."
+    assert passage["citation"]["heading"] == ["Bees"]
+    plain = runner.invoke(main, ["ask", "queen bee", "--index", str(index), "-k", "1"])
+    assert "1. [" in plain.stdout and "bees.md, lines 1-3 § Bees (chars 0-" in plain.stdout
+
+
+def test_ask_without_an_index_says_to_build(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["ask", "anything", "--index", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert f"No index at {tmp_path / 'none'} - run `herein build` first" in result.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["ask", "  ", "--index", "{seed}"], "question is empty"),
+        (["ask", "x", "-k", "0", "--index", "{seed}"], "0 is not in the range 1<=x<=50"),
+        (["build", "--corpus", "{missing}", "--index", "{seed}"], "Corpus folder not found:"),
+        (["serve", "--port", "70000"], "70000 is not in the range 1<=x<=65535"),
+    ],
+)
+def test_bad_values_are_named(
+    arguments: list[str], message: str, seed_index: Path, tmp_path: Path
+) -> None:
+    filled = [a.format(seed=seed_index, missing=tmp_path / "missing") for a in arguments]
+    result = CliRunner().invoke(main, filled)
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_empty_corpus_fails_and_keeps_the_current_index(
+    write_corpus: WriteFiles, seed_index: Path
+) -> None:
+    before = (seed_index / "CURRENT").read_text()
+    corpus = write_corpus({"binary.txt": b"\x00"})
+    result = CliRunner().invoke(
+        main, ["build", "--corpus", str(corpus), "--index", str(seed_index)]
+    )
+    assert result.exit_code == 1
+    assert f"No readable documents in {corpus}" in result.output
+    assert (seed_index / "CURRENT").read_text() == before
+
+
+def test_model_mismatch_is_a_clear_error(seed_index: Path, other_model: Path) -> None:
+    runner = CliRunner()
+    for command in (["ask", "hello"], ["serve", "--corpus", str(SEED_CORPUS)]):
+        result = runner.invoke(
+            main, [*command, "--index", str(seed_index), "--model", str(other_model)]
+        )
+        assert result.exit_code == 1
+        assert "was built with model 'sentence-transformers/all-MiniLM-L6-v2'" in result.output
+        assert f"but the loaded model is '{other_model}'" in result.output
+
+
+def test_unknown_model_is_a_clear_error(seed_index: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    result = CliRunner().invoke(
+        main, ["ask", "hi", "--index", str(seed_index), "--model", str(missing)]
+    )
+    assert result.exit_code == 1
+    assert f"Cannot load embedding model '{missing}'" in result.output

@@ -1,0 +1,116 @@
+"""Reading corpus files: exact text, headings, pages, and clear reasons for skips."""
+
+import os
+from pathlib import Path
+
+from service.documents import load_corpus, markdown_headings
+from service.models import Heading, SkippedFile
+from tests.conftest import WriteFiles, make_pdf
+
+
+def test_txt_text_is_the_file_unchanged_including_crlf(write_corpus: WriteFiles) -> None:
+    raw = "Title line\r\n\r\nFirst paragraph.\r\nSecond line — café ☕.\r\n"
+    corpus = write_corpus({"notes/crlf.txt": raw})
+    [document] = load_corpus(corpus).documents
+    assert document.document_id == "notes/crlf.txt"
+    assert document.text == raw
+    assert document.title == "Crlf"
+    assert document.content_type == "text/plain; charset=utf-8"
+
+
+def test_bom_is_dropped_and_nothing_else(write_corpus: WriteFiles) -> None:
+    corpus = write_corpus({"bom.txt": b"\xef\xbb\xbfHello\nworld\n"})
+    [document] = load_corpus(corpus).documents
+    assert document.text == "Hello\nworld\n"
+
+
+def test_markdown_headings_make_paths_and_title(write_corpus: WriteFiles) -> None:
+    text = (
+        "# Guide\n\nIntro.\n\n## Install\n\nSteps.\n\n```\n# not a heading\n```\n\n"
+        "### On Linux\n\nApt.\n\nUsage\n-----\n\nRun it.\n"
+    )
+    corpus = write_corpus({"guide.md": text})
+    [document] = load_corpus(corpus).documents
+    assert document.title == "Guide"
+    assert [(h.start, h.path) for h in document.headings] == [
+        (0, ("Guide",)),
+        (text.index("## Install"), ("Guide", "Install")),
+        (text.index("### On Linux"), ("Guide", "Install", "On Linux")),
+        (text.index("Usage"), ("Guide", "Usage")),
+    ]
+
+
+def test_markdown_headings_ignore_fenced_code() -> None:
+    assert markdown_headings("```\n# code\n```\n# Real\n") == [Heading(15, ("Real",))]
+
+
+def test_html_keeps_visible_text_with_blocks_on_their_own_lines(write_corpus: WriteFiles) -> None:
+    html = (
+        "<html><head><title>Plant  guide</title><style>p{color:red}</style></head><body>"
+        "<script>alert('x')</script><h1>Watering</h1><p>Water   <b>weekly</b>.</p>"
+        "<ul><li>Morning</li><li>Evening &amp; night</li></ul><h2>Light</h2><p>Bright.</p>"
+        "</body></html>"
+    )
+    corpus = write_corpus({"plants.html": html})
+    [document] = load_corpus(corpus).documents
+    assert document.text == "Watering\nWater weekly.\nMorning\nEvening & night\nLight\nBright."
+    assert document.title == "Plant guide"
+    assert [(h.start, h.path) for h in document.headings] == [
+        (0, ("Watering",)),
+        (document.text.index("Light"), ("Watering", "Light")),
+    ]
+
+
+def test_pdf_pages_are_joined_with_form_feeds(write_corpus: WriteFiles) -> None:
+    pdf = make_pdf([["Page one text."], ["Page two text."], ["Page three."]], title="Report")
+    corpus = write_corpus({"reports/plan.pdf": pdf})
+    [document] = load_corpus(corpus).documents
+    assert document.document_id == "reports/plan.pdf"
+    assert document.paged
+    assert document.title == "Report"
+    assert document.text.split("\f") == ["Page one text.", "Page two text.", "Page three."]
+
+
+def test_unreadable_files_are_skipped_with_reasons(write_corpus: WriteFiles) -> None:
+    corpus = write_corpus(
+        {
+            "good.txt": "Readable.",
+            "latin1.txt": "café".encode("latin-1"),
+            "binary.txt": b"\x00\x01\x02\x03",
+            "broken.pdf": b"%PDF-1.4\nthis is not really a pdf",
+            "scanned.pdf": make_pdf([[], []]),
+            "empty.md": "  \n",
+            "sheet.xlsx": b"PK\x03\x04",
+        }
+    )
+    loaded = load_corpus(corpus)
+    assert [d.document_id for d in loaded.documents] == ["good.txt"]
+    reasons = {s.source: s.reason for s in loaded.skipped}
+    assert set(reasons) == {
+        "latin1.txt", "binary.txt", "broken.pdf", "scanned.pdf", "empty.md", "sheet.xlsx"
+    }  # fmt: skip
+    assert reasons["latin1.txt"] == ("not UTF-8 text (byte 0xe9 at offset 3); re-save it as UTF-8")
+    assert reasons["binary.txt"] == "binary file (contains NUL bytes)"
+    assert reasons["broken.pdf"].startswith("broken PDF: ")
+    assert reasons["scanned.pdf"] == "PDF has no extractable text (scanned images?)"
+    assert reasons["empty.md"] == "no text in this file"
+    assert reasons["sheet.xlsx"] == "unsupported file type '.xlsx'"
+
+
+def test_links_outside_the_corpus_are_skipped_inside_followed(
+    write_corpus: WriteFiles, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Top secret.")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "more.txt").write_text("More secrets.")
+    corpus = write_corpus({"real.txt": "Public text.", ".hidden.txt": "Ignored."})
+    os.symlink(outside, corpus / "leak.txt")
+    os.symlink(tmp_path / "elsewhere", corpus / "leakdir")
+    os.symlink(corpus / "real.txt", corpus / "alias.txt")
+    loaded = load_corpus(corpus)
+    assert [d.document_id for d in loaded.documents] == ["alias.txt", "real.txt"]
+    assert loaded.skipped == [
+        SkippedFile("leak.txt", "link points outside the corpus"),
+        SkippedFile("leakdir", "link points outside the corpus"),
+    ]
