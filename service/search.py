@@ -1,10 +1,12 @@
 """Question -> ranked, cited passages. One search serves the CLI, the API and eval."""
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from service.embedding import Embedder
 from service.errors import InvalidQuery, ModelMismatch
+from service.followup import search_text, validate_history
 from service.models import Passage, SearchResult
 from service.store import Index
 
@@ -25,17 +27,22 @@ class Searcher:
         """Open the current generation under index_dir for this model."""
         return cls(embedder, Index.open(index_dir))
 
-    def search(self, question: str, k: int = 5) -> SearchResult:
+    def search(self, question: str, k: int = 5, history: Sequence[str] = ()) -> SearchResult:
         """The k passages closest in meaning to the question, best first.
 
         A passage's score is the cosine similarity between the question's and the
         passage's embeddings: 1 is identical meaning, around 0 unrelated.
+
+        Args:
+            history: the conversation's earlier questions, newest last; a follow-up
+                that leans on them ("When was it launched?") is searched with them.
         """
         started = time.perf_counter()
         question = validate_question(question)
         if not 1 <= k <= MAX_K:
             raise InvalidQuery(f"k must be between 1 and {MAX_K}, got {k}")
-        vector = self.embedder.embed([question])[0]
+        history = validate_history(history)
+        vector = self.embedder.embed([search_text(question, history)])[0]
         hits = self.index.search(vector, k)
         scores = dict(hits)
         stored = self.index.chunks([row for row, _ in hits])

@@ -1,0 +1,91 @@
+"""Follow-up questions: which lean on the conversation, and what they are searched with."""
+
+from pathlib import Path
+
+import pytest
+
+from service.embedding import Embedder
+from service.errors import InvalidQuery
+from service.followup import context_of, leans_on_history, search_text, validate_history
+from service.indexing import build_index
+from service.search import Searcher
+from tests.conftest import DATA
+
+
+def test_short_or_pointing_back_questions_lean_on_history() -> None:
+    questions = [
+        "When was it launched?",
+        "Who paid for it?",
+        "Until when?",
+        "And the Meridian Tunnel?",
+        "When was the Lindqvist Bridge opened?",
+        "Who designed the Lindqvist Bridge and what did it cost?",
+        "Which sectors does the Competitiveness Poles policy target?",
+    ]
+    assert [leans_on_history(q) for q in questions] == [True, True, True, True, False, False, False]
+
+
+def test_context_goes_back_to_the_newest_self_contained_question() -> None:
+    history = ["What is the Aurora satellite?", "What is the Kestrel probe?", "How heavy is it?"]
+    assert context_of(history) == ["What is the Kestrel probe?", "How heavy is it?"]
+    assert search_text("Who built it?", history) == (
+        "What is the Kestrel probe? How heavy is it? Who built it?"
+    )
+    assert search_text("Who built the Kestrel probe?", history) == "Who built the Kestrel probe?"
+    assert search_text("Who built it?", []) == "Who built it?"
+
+
+def test_long_context_is_cut_to_its_newest_words() -> None:
+    history = ["What is " + "the very long name of " * 60 + "the Aurora satellite?"]
+    text = search_text("When was it launched?", history)
+    assert text.endswith("the Aurora satellite? When was it launched?")
+    assert len(text) <= 600 + len(" When was it launched?")
+
+
+def test_history_over_the_limits_is_refused() -> None:
+    assert validate_history(["a"] * 5) == ["a"] * 5
+    with pytest.raises(InvalidQuery, match="history has 6 questions; the limit is 5"):
+        validate_history(["a"] * 6)
+    with pytest.raises(InvalidQuery, match=r"history\[1\] is 2001 characters long"):
+        validate_history(["a", "b" * 2001])
+
+
+@pytest.fixture(scope="module")
+def followup_searcher(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Searcher:
+    index = tmp_path_factory.mktemp("followup-index")
+    build_index(DATA / "followups", index, embedder)
+    return Searcher.open(embedder, index)
+
+
+def first_source(searcher: Searcher, question: str, history: list[str]) -> str:
+    return searcher.search(question, 1, history).passages[0].citation.source
+
+
+def test_history_decides_what_an_ambiguous_follow_up_finds(followup_searcher: Searcher) -> None:
+    firsts = [
+        first_source(followup_searcher, "When was it launched?", [topic])
+        for topic in ["What is the Aurora satellite?", "What is the Kestrel probe?"]
+    ]
+    assert firsts == ["aurora-satellite.txt", "kestrel-probe.txt"]
+    passage = followup_searcher.search("When was it launched?", 1, ["What is the Kestrel probe?"])
+    assert "Kestrel was launched on 2 October 2021" in passage.passages[0].text
+
+
+def test_self_contained_question_is_not_dragged_off_by_history(
+    followup_searcher: Searcher,
+) -> None:
+    question = "How long is the Meridian Tunnel?"
+    alone = followup_searcher.search(question, 3)
+    along = followup_searcher.search(question, 3, ["What is the Aurora satellite?"])
+    assert [p.chunk_id for p in along.passages] == [p.chunk_id for p in alone.passages]
+    assert "14.6 kilometres" in along.passages[0].text
+
+
+def test_eval_cases_corpus_exists() -> None:
+    assert sorted(p.name for p in Path(DATA / "followups").iterdir()) == [
+        "aurora-satellite.txt",
+        "kestrel-probe.txt",
+        "lindqvist-bridge.txt",
+        "meridian-tunnel.txt",
+        "wallonia-industrial-policy.txt",
+    ]
