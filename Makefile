@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test check lint install clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: serve test check lint install clean chromium
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +27,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check service tests scripts
 	$(BIN)/mypy --strict service
 
-test: lint
+# The widget's browser tests drive Debian's Chromium (Playwright's own download cannot
+# be used here); they fail, never skip, without it.
+chromium:
+	@test -x $(CHROMIUM) || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		else \
+			echo "Chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; \
+		fi; }
+
+test: lint chromium
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 clean:

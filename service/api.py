@@ -1,5 +1,6 @@
 """The HTTP API: ask, browse documents, health. Errors become 4xx/5xx here and only here."""
 
+import html
 import logging
 import secrets
 import threading
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
@@ -18,11 +20,18 @@ from service import __version__
 from service.config import Settings
 from service.embedding import Embedder
 from service.errors import DocumentNotFound, HereinError, InvalidQuery
+from service.followup import MAX_HISTORY, MAX_HISTORY_CHARS
 from service.models import SearchResult
 from service.search import MAX_K, MAX_QUESTION_CHARS, Searcher, validate_question
 from service.store import DocumentInfo
 
 logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+# The service's own pages run only their own scripts; document text never becomes markup.
+PAGE_POLICY = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'"
+)
 
 SCORE_DOC = (
     "Cosine similarity between the question's and the passage's embeddings "
@@ -40,6 +49,12 @@ class AskRequest(BaseModel):
         max_length=MAX_QUESTION_CHARS, description="The question, in plain words."
     )
     k: StrictInt = Field(5, ge=1, le=MAX_K, description="How many passages to return.")
+    history: list[Annotated[StrictStr, Field(max_length=MAX_HISTORY_CHARS)]] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY,
+        description="The conversation's earlier questions, newest last. A follow-up that "
+        "leans on them (“When was it launched?”) is searched with them.",
+    )
 
     @field_validator("question")
     @classmethod
@@ -146,6 +161,7 @@ class _State:
 
 
 _STATUS = {DocumentNotFound: 404, InvalidQuery: 422}
+_STATIC_FILES = {"viewer.js": "text/javascript", "herein.css": "text/css"}
 
 
 def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
@@ -200,7 +216,7 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     @v1.post("/ask", response_model=AskResponse)
     def ask(body: AskRequest, searcher: Ready) -> AskResponse:
         """The passages that best answer the question, best first, each with its citation."""
-        return _ask_response(searcher.search(body.question, body.k))
+        return _ask_response(searcher.search(body.question, body.k, body.history))
 
     @v1.get("/documents", response_model=DocumentList)
     def list_documents(
@@ -237,6 +253,43 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         )
 
     app.include_router(v1)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def demo(request: Request) -> HTMLResponse:
+        """A page about the corpus with the widget on it and the snippet to copy."""
+        page = (STATIC / "demo.html").read_text(encoding="utf-8")
+        origin = html.escape(str(request.base_url).rstrip("/"))
+        return HTMLResponse(
+            page.replace("{{HEREIN_URL}}", origin), headers={"Content-Security-Policy": PAGE_POLICY}
+        )
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> FileResponse:
+        """The chat widget, for any page: `<script src=".../widget.js" defer>`."""
+        return FileResponse(STATIC / "widget.js", media_type="text/javascript")
+
+    @app.get("/view/{document_id:path}", include_in_schema=False)
+    def viewer(document_id: str) -> FileResponse:
+        """The document viewer; viewer.js reads the id from the path and the span from `#`."""
+        return FileResponse(
+            STATIC / "viewer.html",
+            media_type="text/html",
+            headers={"Content-Security-Policy": PAGE_POLICY},
+        )
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static_file(name: str) -> FileResponse:
+        """The viewer's and demo's script and style."""
+        if name not in _STATIC_FILES:
+            raise HTTPException(404, f"No static file {name!r}")
+        return FileResponse(STATIC / name, media_type=_STATIC_FILES[name])
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -21,6 +21,17 @@ class Settings(BaseSettings):
     port: int = 8000
     # When set, every /v1 route needs `Authorization: Bearer <api_key>`.
     api_key: str | None = None
+    # Other sites allowed to call the API from a browser (the widget on their pages),
+    # comma-separated: "https://example.org,https://www.example.org". Empty: this
+    # service's own origin only.
+    cors_origins: str = ""
     chunk_tokens: int = 128
     overlap_tokens: int = 32
     batch_size: int = 64
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        "The allowed origins, one per entry, without trailing slashes"
+        return [
+            origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()
+        ]

@@ -1,4 +1,4 @@
-"""The HTTP API through TestClient: answers, documents, health, auth and bad input."""
+"""The HTTP API through TestClient: answers, documents, health, auth, bad input, widget."""
 
 import time
 from collections.abc import Iterator
@@ -181,3 +181,81 @@ def test_readyz_is_503_until_an_index_loads(tmp_path: Path) -> None:
         body = client.get("/readyz").json()
         assert body["status"] == "error"
         assert "run `herein build` first" in body["detail"]
+
+
+# The widget's side of the API: history, CORS, static pages.
+
+QUESTION = "When did Wallonia adopt the Marshall Plan?"
+SITE = "https://docs.example.org"
+
+
+def client_with(searcher: Searcher, **settings: str) -> TestClient:
+    """A client of an app over this searcher, with these settings."""
+    return TestClient(create_app(Settings(**settings), searcher))  # type: ignore[arg-type]
+
+
+def test_ask_takes_a_history_of_at_most_five_questions_of_2000_chars(
+    seed_searcher: Searcher,
+) -> None:
+    api = client_with(seed_searcher)
+    ok = api.post("/v1/ask", json={"question": QUESTION, "history": ["What is Wallonia?"] * 5})
+    assert ok.status_code == 200
+    too_many = api.post("/v1/ask", json={"question": QUESTION, "history": ["Why?"] * 6})
+    too_long = api.post("/v1/ask", json={"question": QUESTION, "history": ["x" * 2001]})
+    not_text = api.post("/v1/ask", json={"question": QUESTION, "history": [3]})
+    assert [r.status_code for r in (too_many, too_long, not_text)] == [422, 422, 422]
+    assert too_many.json()["detail"][0]["loc"] == ["body", "history"]
+
+
+def test_follow_up_with_history_finds_what_it_refers_to(seed_searcher: Searcher) -> None:
+    body = {"question": "When was it launched?", "k": 1}
+    history = ["What is the Creative Wallonia Action Plan?"]
+    answer = client_with(seed_searcher).post("/v1/ask", json={**body, "history": history}).json()
+    assert "Creative Wallonia Action Plan (2010)" in answer["passages"][0]["text"]
+    assert answer["question"] == "When was it launched?"
+
+
+def test_cors_allows_configured_origins_only(seed_searcher: Searcher) -> None:
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
+    allowed = client_with(seed_searcher, cors_origins=f"{SITE}/, https://other.example")
+    answer = allowed.options("/v1/ask", headers={"Origin": SITE, **preflight})
+    assert answer.status_code == 200
+    assert answer.headers["access-control-allow-origin"] == SITE
+    assert "authorization" in answer.headers["access-control-allow-headers"].lower()
+    posted = allowed.post("/v1/ask", json={"question": QUESTION}, headers={"Origin": SITE})
+    assert posted.headers["access-control-allow-origin"] == SITE
+
+    by_default = client_with(seed_searcher)
+    refused = by_default.options("/v1/ask", headers={"Origin": SITE, **preflight})
+    assert refused.status_code == 400
+    assert "access-control-allow-origin" not in refused.headers
+    posted = by_default.post("/v1/ask", json={"question": QUESTION}, headers={"Origin": SITE})
+    assert "access-control-allow-origin" not in posted.headers
+
+
+def test_widget_demo_and_viewer_are_served(seed_searcher: Searcher) -> None:
+    api = client_with(seed_searcher)
+    widget = api.get("/widget.js")
+    assert widget.status_code == 200
+    assert widget.headers["content-type"].startswith("text/javascript")
+    assert 'customElements.define("herein-chat"' in widget.text
+
+    demo = api.get("/")
+    snippet = (
+        '&lt;script src="http://testserver/widget.js" data-herein-url="http://testserver" '
+        "defer&gt;&lt;/script&gt;"
+    )
+    assert snippet in demo.text
+    assert '<script src="/widget.js" data-herein-url="http://testserver" defer>' in demo.text
+    assert "script-src" not in demo.headers["content-security-policy"]
+    assert demo.headers["content-security-policy"].startswith("default-src 'self'")
+
+    viewer = api.get("/view/wallonia-industrial-policy.txt")
+    assert viewer.status_code == 200
+    assert '<script src="/static/viewer.js" defer></script>' in viewer.text
+    assert api.get("/static/viewer.js").headers["content-type"].startswith("text/javascript")
+    assert api.get("/static/demo.html").status_code == 404
+    assert "/widget.js" not in api.get("/openapi.json").json()["paths"]
