@@ -1,6 +1,7 @@
 # Two commands do all set-up: `make serve` and `make test`.
-# Both create .venv on first use; torch comes first, as a CPU build, so that
-# sentence-transformers does not pull a multi-GB CUDA build.
+# Both create .venv on first use. torch==2.13.0 is installed first, pinned, so that
+# sentence-transformers does not pull the newest multi-GB CUDA build; where pip is set up
+# with a local CPU wheel of it (as on our machines), that is the one taken.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

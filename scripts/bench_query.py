@@ -10,6 +10,8 @@ Questions come from tests/data/seed_qa.jsonl, or from a BEIR folder's queries.js
 import argparse
 import json
 import os
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -22,12 +24,31 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.beir import read_jsonl, write_text_corpus  # noqa: E402
-from service.config import Settings  # noqa: E402
-from service.embedding import Embedder  # noqa: E402
-from service.indexing import build_index  # noqa: E402
-from service.search import Searcher  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from scripts.beir import read_jsonl, write_text_corpus
+from service.config import Settings
+from service.embedding import Embedder
+from service.indexing import build_index
+from service.search import Searcher
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_ready(client: httpx.Client, timeout: float = 120) -> None:
+    """Return once /readyz answers 200; fail loudly after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server was not ready within {timeout}s")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -80,12 +101,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=url, timeout=30) as client:
-            for _ in range(600):
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
+            wait_ready(client)
             for question in asked[: args.warmup]:
                 client.post("/v1/ask", json={"question": question}).raise_for_status()
             http = []
@@ -96,6 +112,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
+        searcher.index.close()
+        shutil.rmtree(index, ignore_errors=True)
 
     print(f"index: {report.documents} documents, {report.chunks} chunks")
     print(f"{args.requests} requests after {args.warmup} warm-up, one client, k=5")

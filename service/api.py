@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -158,6 +159,9 @@ class _State:
         except HereinError as error:
             self.error = str(error)
             logger.error("index not loaded: %s", error)
+        except Exception as error:  # anything else must not leave /readyz "loading" forever
+            self.error = f"Loading the index failed: {error}"
+            logger.exception("index not loaded")
 
 
 _STATUS = {DocumentNotFound: 404, InvalidQuery: 422}
@@ -184,6 +188,16 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         "answer them, each with an exact citation.",
         lifespan=lifespan,
     )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes the input back, and fails with a 500 on what JSON can
+        # carry but not re-encode (NaN, lone surrogates). The message and place suffice.
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(HereinError)
     async def _herein_error(request: Request, error: HereinError) -> JSONResponse:

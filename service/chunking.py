@@ -56,9 +56,15 @@ def _line_breaks(text: str, start: int, end: int) -> list[int]:
     breaks = []
     position = text.find("\n", start, end)
     while position != -1:
-        before = text[start:position].rstrip()
-        after = text[position + 1 : end].lstrip()
-        wrapped = bool(before) and bool(after) and before[-1].isalnum() and after[0].islower()
+        # Only the characters either side matter; slicing the line would be quadratic.
+        before, after = position - 1, position + 1
+        while before >= start and text[before].isspace():
+            before -= 1
+        while after < end and text[after] in " \t":
+            after += 1
+        wrapped = (
+            before >= start and after < end and text[before].isalnum() and text[after].islower()
+        )
         if not wrapped:
             breaks.append(position)
         position = text.find("\n", position + 1, end)
@@ -87,10 +93,10 @@ def _trim(text: str, start: int, end: int) -> Span:
 
 def embed_prefix(title: str, heading: Sequence[str]) -> str:
     """Context the model sees before a chunk's text: the title, then the heading path."""
-    parts = [title.strip()]
-    if heading and heading[-1] != title.strip():
-        parts.append(" > ".join(heading))
-    return "\n".join(p for p in parts if p)
+    title = title.strip()
+    # A document's top heading is usually its title: say it once.
+    path = list(heading[1:] if heading and heading[0] == title else heading)
+    return "\n".join(part for part in (title, " > ".join(path)) if part)
 
 
 def chunk_document(
@@ -191,38 +197,37 @@ def _fit(
 ) -> tuple[list[Span], list[int]]:
     """The sentences and their token counts, any longer than the budget hard-split."""
     counts = tokenizer.count_tokens([text[s:e] for s, e in sentences])
-    if all(count <= budget for count in counts):
-        return sentences, counts
-    fitted: list[Span] = []
-    for (start, end), count in zip(sentences, counts, strict=True):
-        if count <= budget:
-            fitted.append((start, end))
-        else:
-            fitted.extend(_hard_split(text, start, end, tokenizer, budget))
-    return fitted, tokenizer.count_tokens([text[s:e] for s, e in fitted])
+    # A piece cut inside a word can count more alone than it did in its sentence:
+    # recount and split again until every piece fits (pieces only ever shrink).
+    while any(count > budget for count in counts):
+        fitted: list[Span] = []
+        for (start, end), count in zip(sentences, counts, strict=True):
+            if count <= budget:
+                fitted.append((start, end))
+            else:
+                fitted.extend(_hard_split(text, start, end, tokenizer, budget))
+        sentences = fitted
+        counts = tokenizer.count_tokens([text[s:e] for s, e in sentences])
+    return sentences, counts
 
 
 def _hard_split(text: str, start: int, end: int, tokenizer: Tokenizer, budget: int) -> list[Span]:
+    """Cut text[start:end] into runs of at most `budget` word pieces, tokenizing it once."""
+    tokens = tokenizer.token_spans(text[start:end])
     pieces: list[Span] = []
-    pending = [(start, end)]
-    while pending:
-        piece_start, piece_end = pending.pop(0)
-        piece = text[piece_start:piece_end]
-        tokens = tokenizer.token_spans(piece)
-        if len(tokens) <= budget:
-            pieces.append((piece_start, piece_end))
-            continue
+    first = 0
+    while len(tokens) - first > budget:
+        cut = first + budget
         # Prefer a cut where a new word begins, so no word is torn into sub-words.
-        cut_token = budget
-        for index in range(budget, budget // 2, -1):
-            before = tokens[index][0]
-            if before > 0 and piece[before - 1].isspace():
-                cut_token = index
+        for index in range(first + budget, first + budget // 2, -1):
+            begin = start + tokens[index][0]
+            if begin > start and text[begin - 1].isspace():
+                cut = index
                 break
-        cut = piece_start + tokens[cut_token][0]
-        head, tail = _trim(text, piece_start, cut), _trim(text, cut, piece_end)
-        pending[:0] = [span for span in (head, tail) if span[1] > span[0]]
-    return pieces
+        pieces.append(_trim(text, start + tokens[first][0], start + tokens[cut][0]))
+        first = cut
+    pieces.append(_trim(text, start + tokens[first][0], end))
+    return [span for span in pieces if span[1] > span[0]]
 
 
 def _windows(

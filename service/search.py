@@ -59,6 +59,10 @@ def validate_question(question: str) -> str:
     stripped = question.strip()
     if not stripped:
         raise InvalidQuery("question is empty")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as error:  # e.g. a lone surrogate from a mis-decoded argument
+        raise InvalidQuery("question is not valid Unicode text") from error
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidQuery(
             f"question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"

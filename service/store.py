@@ -222,7 +222,10 @@ class Index:
             raise IndexCorrupt(
                 f"Generation {version} has {vectors.ntotal} vectors for {manifest.chunks} chunks"
             )
-        return cls(folder, manifest, vectors)
+        try:
+            return cls(folder, manifest, vectors)
+        except sqlite3.Error as error:
+            raise IndexCorrupt(f"Generation {version} in {index_dir}: {error}") from error
 
     @property
     def version(self) -> str:

@@ -138,6 +138,26 @@ def test_bad_questions_get_422_naming_the_problem(
     assert message in response.text
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ('{"question": "soil", "k": NaN}', "valid integer"),
+        ('{"question": "soil", "k": 1e400}', "valid integer"),
+        ('{"question": "soil", "k": 5, "extra": Infinity}', "Extra inputs are not permitted"),
+        ('{"question": "\\ud800"}', "unable to parse raw data as a unicode"),
+        ('{"question": "soil", "history": ["\\udfff"]}', "unable to parse raw data as a unicode"),
+        ('{"question": "soil", "history": ["a", "b", "c", "d", "e", "f"]}', "at most 5 items"),
+    ],
+)
+def test_json_that_cannot_be_echoed_is_still_a_422(
+    client: TestClient, raw: str, message: str
+) -> None:
+    response = client.post("/v1/ask", content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert message in response.text
+    assert "input" not in response.json()["detail"][0]
+
+
 def test_non_json_body_is_a_422(client: TestClient) -> None:
     response = client.post(
         "/v1/ask", content=b"question=soil", headers={"Content-Type": "application/json"}

@@ -97,7 +97,7 @@ def test_markdown_chunks_carry_heading_path_and_title_context(
         ("# Guide\n\nIntro text.", ("Guide",)),
         ("## Setup\n\nInstall it.", ("Guide", "Setup")),
     ]
-    assert chunks[1].embed_text == "Guide\nGuide > Setup\n## Setup\n\nInstall it."
+    assert chunks[1].embed_text == "Guide\nSetup\n## Setup\n\nInstall it."
 
 
 def test_a_sentence_longer_than_the_limit_is_hard_split(
@@ -145,3 +145,13 @@ def test_overlap_must_be_smaller_than_window(embedder: Embedder) -> None:
     document = Document("p.txt", "p.txt", "P", "Text.", "text/plain", "x")
     with pytest.raises(ValueError, match=r"overlap_tokens \(64\) must be below max_tokens \(64\)"):
         chunk_document(document, embedder, max_tokens=64, overlap_tokens=64)
+
+
+def test_a_huge_unpunctuated_text_is_split_in_one_pass(embedder: Embedder) -> None:
+    # 20,000 wrapped lower-case lines make one "sentence"; splitting must stay linear.
+    text = "\n".join(f"log line {n} went fine" for n in range(20_000))
+    document = Document("log.txt", "log.txt", "Log", text, "text/plain", "x")
+    chunks = chunk_document(document, embedder, max_tokens=254, overlap_tokens=0)
+    counts = embedder.count_tokens([c.embed_text for c in chunks])
+    assert max(counts) <= 254
+    _assert_covers_all_text(text, chunks)

@@ -104,3 +104,20 @@ def test_unknown_model_is_a_clear_error(seed_index: Path, tmp_path: Path) -> Non
     )
     assert result.exit_code == 1
     assert f"Cannot load embedding model '{missing}'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("HEREIN_CHUNK_TOKENS", "0", "HEREIN_CHUNK_TOKENS='0': Input should be greater than"),
+        ("HEREIN_PORT", "70000", "HEREIN_PORT='70000': Input should be less than or equal"),
+        ("HEREIN_API_KEY", "", "HEREIN_API_KEY='': String should have at least 1 character"),
+    ],
+)
+def test_bad_settings_from_the_environment_are_named(
+    variable: str, value: str, message: str, seed_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(main, ["ask", "hi", "--index", str(seed_index)])
+    assert result.exit_code == 1
+    assert f"Bad setting: {message}" in result.output

@@ -114,3 +114,27 @@ def test_links_outside_the_corpus_are_skipped_inside_followed(
         SkippedFile("leak.txt", "link points outside the corpus"),
         SkippedFile("leakdir", "link points outside the corpus"),
     ]
+
+
+def test_html_without_head_end_and_stray_titles(write_corpus: WriteFiles) -> None:
+    corpus = write_corpus(
+        {
+            "no-head-end.html": "<html><head><title>T</title><body><p>Hello world.</p>",
+            "svg.html": "<title>Real</title><p>Body text.</p><svg><title>Close icon</title></svg>",
+            "breaks.html": "<pre>a  b\n  c</pre><p>x&nbsp;&amp;<br>y</p>",
+        }
+    )
+    documents = {d.document_id: d for d in load_corpus(corpus).documents}
+    assert (documents["no-head-end.html"].text, documents["no-head-end.html"].title) == (
+        "Hello world.",
+        "T",
+    )
+    assert (documents["svg.html"].text, documents["svg.html"].title) == ("Body text.", "Real")
+    assert documents["breaks.html"].text == "a  b\n  c\nx &\ny"
+
+
+def test_markdown_front_matter_and_fences_of_other_markers() -> None:
+    front = "---\ntitle: Notes\ndate: 2024\n---\n\n# Heading one\n"
+    assert markdown_headings(front) == [Heading(front.index("# Heading"), ("Heading one",))]
+    assert markdown_headings("```\n~~~\n```\n# Real\n") == [Heading(12, ("Real",))]
+    assert markdown_headings("~~~\n```\n# Not a heading\n~~~\n") == []

@@ -17,17 +17,10 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_gold_passages_are_spread_over_six_chunks(seed_searcher: Searcher) -> None:
-    rows = range(seed_searcher.index.manifest.chunks)
-    chunks = seed_searcher.index.chunks(list(rows))
-    gold_chunks = {
-        chunk.chunk_id
-        for question in QUESTIONS
-        for chunk in chunks
-        if _collapse(question["gold"][0]["snippet"]) in _collapse(chunk.text)
-    }
+def test_questions_are_answered_from_six_different_chunks(seed_searcher: Searcher) -> None:
+    firsts = {seed_searcher.search(q["question"]).passages[0].chunk_id for q in QUESTIONS}
     assert len(QUESTIONS) >= 12
-    assert len(gold_chunks) >= 6
+    assert len(firsts) >= 6
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=[q["id"] for q in QUESTIONS])
