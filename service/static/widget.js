@@ -364,6 +364,11 @@
     }
   }
 
+  /** Runs of blank lines shown as one: for display only, after offsets are applied. */
+  function tidy(text) {
+    return text.replace(/(?:[ \t]*\r?\n){3,}/g, "\n\n");
+  }
+
   function renderCard(passage, api) {
     var citation = passage.citation;
     var card = element("article", "card");
@@ -374,11 +379,11 @@
     var text = element("p", "passage");
     var at = 0;
     passageRanges(passage).forEach(function (range) {
-      text.appendChild(document.createTextNode(passage.text.slice(at, range[0])));
-      text.appendChild(element("strong", "highlight", passage.text.slice(range[0], range[1])));
+      text.appendChild(document.createTextNode(tidy(passage.text.slice(at, range[0]))));
+      text.appendChild(element("strong", "highlight", tidy(passage.text.slice(range[0], range[1]))));
       at = range[1];
     });
-    text.appendChild(document.createTextNode(passage.text.slice(at)));
+    text.appendChild(document.createTextNode(tidy(passage.text.slice(at))));
     card.appendChild(text);
     var link = element("a", "citation", "Source: " + citation.source + ", " + where(citation));
     link.href = viewerLink(api, citation);
