@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,10 +81,13 @@ def running_server(
     port = free_port()
     command = [sys.executable, "-m", "service", "serve", "--corpus", str(corpus)]
     command += ["--index", str(index), "--port", str(port)]
+    # A file, not a pipe: nobody reads a pipe while the test runs, and once its buffer
+    # fills with access-log lines the server blocks on its next write.
+    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
     process = subprocess.Popen(
         command,
         env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -92,8 +96,8 @@ def running_server(
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                output = process.stdout.read() if process.stdout else ""
-                raise RuntimeError(f"herein serve exited with {process.returncode}:\n{output}")
+                log.seek(0)
+                raise RuntimeError(f"herein serve exited with {process.returncode}:\n{log.read()}")
             try:
                 if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                     break
@@ -110,8 +114,7 @@ def running_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout:
-            process.stdout.close()
+        log.close()
 
 
 def make_pdf(pages: list[list[str]], title: str = "") -> bytes:
