@@ -83,38 +83,38 @@ def running_server(
     command += ["--index", str(index), "--port", str(port)]
     # A file, not a pipe: nobody reads a pipe while the test runs, and once its buffer
     # fills with access-log lines the server blocks on its next write.
-    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, **(env or {})},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"herein serve exited with {process.returncode}:\n{log.read()}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise RuntimeError(f"herein serve was not ready within {timeout}s")
-        yield url
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    log.seek(0)
+                    output = log.read()
+                    raise RuntimeError(f"herein serve exited with {process.returncode}:\n{output}")
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            else:
+                raise RuntimeError(f"herein serve was not ready within {timeout}s")
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def make_pdf(pages: list[list[str]], title: str = "") -> bytes:
