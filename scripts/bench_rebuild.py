@@ -9,9 +9,8 @@ load are timed separately, since every `herein build` process pays them once.
 """
 
 import argparse
-import gzip
-import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,26 +18,23 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scripts.beir import corpus_file, read_jsonl
 from service.embedding import Embedder
 from service.indexing import build_index
 
 
 def make_corpus(bench: Path, folder: Path, count: int) -> list[tuple[str, str]]:
-    """Write `count` documents into `folder`; return one more (name, text), held back."""
-    path = bench / "corpus.jsonl.gz"
-    opener = gzip.open if path.exists() else open
-    path = path if path.exists() else bench / "corpus.jsonl"
+    """Write `count` documents into `folder`; return two more (name, text), held back."""
     documents = []
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            text = f"{record.get('title', '').strip()}\n\n{record['text'].strip()}\n"
-            documents.append((f"doc-{record['_id']}.txt", text))
-            if len(documents) == count + 2:
-                break
+    for row in read_jsonl(corpus_file(bench)):
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", str(row["_id"]))
+        documents.append((f"{name}.txt", f"{row.get('title', '').strip()}\n\n{row['text']}\n"))
+        if len(documents) == count + 2:
+            break
     if len(documents) < count + 2:
-        raise SystemExit(f"{path} has only {len(documents)} documents; need {count + 2}")
+        raise SystemExit(f"{bench} has only {len(documents)} documents; need {count + 2}")
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for name, text in documents[:count]:

@@ -71,12 +71,15 @@ class LiveSearcher:
         if not version or version == self.version or version == self._failed:
             return False
         try:
-            fresh = Searcher(self._searcher.embedder, Index.open(self.index_dir, version))
-            self._owned.add(id(fresh))
+            index = Index.open(self.index_dir, version)
         except HereinError as error:
-            self._failed = version
-            logger.error("keeping generation %s: %s", self.version, error)
-            return False
+            return self._keep(version, error)
+        try:
+            fresh = Searcher(self._searcher.embedder, index)
+        except HereinError as error:  # built with another model
+            index.close()
+            return self._keep(version, error)
+        self._owned.add(id(fresh))
         with self._lock:
             old, self._searcher = self._searcher, fresh
             if id(old) in self._borrowed:
@@ -85,6 +88,11 @@ class LiveSearcher:
                 self._close(old)
         logger.info("now serving generation %s (was %s)", version, old.index.version)
         return True
+
+    def _keep(self, version: str, error: HereinError) -> bool:
+        self._failed = version
+        logger.error("keeping generation %s, not %s: %s", self.version, version, error)
+        return False
 
     def follow(self, interval: float, stop: threading.Event) -> None:
         """Check CURRENT every `interval` seconds until `stop` is set."""
