@@ -202,3 +202,27 @@ def test_generations_are_pruned_listed_and_rolled_back(
     missing = runner.invoke(main, ["rollback", "nope", "--index", str(index)])
     assert missing.exit_code == 1
     assert "No generation 'nope'" in missing.output
+
+
+def test_dry_run_prints_the_plan_and_builds_nothing(
+    write_corpus: WriteFiles,
+    tmp_path: Path,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("service.cli._load_embedder", lambda settings: embedder)
+    corpus = write_corpus(CORPUS)
+    index = tmp_path / "index"
+    first = build_index(corpus, index, embedder).version
+    (corpus / "owls.txt").unlink()
+    (corpus / "cats.txt").write_text("A cat's purr runs at twenty-five to fifty hertz.")
+    result = CliRunner().invoke(
+        main, ["build", "--dry-run", "--corpus", str(corpus), "--index", str(index)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "1 added, 0 changed, 1 removed, 2 chunks reused, 1 to embed",
+        "  + cats.txt",
+        "  - owls.txt",
+    ]
+    assert [m.version for m in list_generations(index)] == [first]
