@@ -1,16 +1,20 @@
-"""The HTTP API: ask, browse documents, health. Errors become 4xx/5xx here and only here."""
+"""The HTTP API: ask, browse documents, health, and the admin routes that change the corpus.
+
+Errors become 4xx/5xx here and only here.
+"""
 
 import html
 import logging
 import secrets
+import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -20,11 +24,25 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 from service import __version__
 from service.config import Settings
 from service.embedding import Embedder
-from service.errors import DocumentNotFound, HereinError, InvalidQuery
+from service.errors import (
+    BadFileName,
+    DocumentNotFound,
+    FileExists,
+    FileTooLarge,
+    HereinError,
+    InvalidQuery,
+    JobNotFound,
+    RebuildRunning,
+    UnsupportedFileType,
+)
 from service.followup import MAX_HISTORY, MAX_HISTORY_CHARS
+from service.jobs import Job, Jobs
+from service.live import LiveSearcher
 from service.models import SearchResult
 from service.search import MAX_K, MAX_QUESTION_CHARS, Searcher, validate_question
 from service.store import DocumentInfo
+from service.uploads import Upload, remove_document, save_uploads
+from service.watching import watch_corpus
 
 logger = logging.getLogger(__name__)
 
@@ -146,40 +164,107 @@ class Readiness(BaseModel):
     skipped: list[SkippedOut]
 
 
+class JobOut(BaseModel):
+    """A rebuild job: its stage and progress while it runs, then its outcome."""
+
+    job_id: str
+    reason: str
+    state: str = Field(description="queued, running, succeeded or failed.")
+    stage: str | None = Field(description="scanning, chunking, embedding, writing or switching.")
+    done: int
+    total: int
+    plan: str | None = Field(description="What the build did: added, changed, removed, reused.")
+    version: str | None = Field(description="The generation it made current.")
+    created: bool | None = Field(description="False when nothing had changed.")
+    error: str | None
+    created_at: str
+    finished_at: str | None
+
+
+class UploadOut(BaseModel):
+    """Files written into the corpus, and the rebuild that will index them."""
+
+    sources: list[str]
+    job: JobOut
+
+
 class _State:
-    """The loaded searcher, or why there is none yet."""
+    """The live searcher, or why there is none yet; the rebuild jobs; background threads."""
 
     def __init__(self, searcher: Searcher | None) -> None:
-        self.searcher = searcher
+        # A searcher handed in stays its owner's to close; the app closes what it opens.
+        self.live = LiveSearcher(searcher, owned=False) if searcher is not None else None
         self.error: str | None = None
+        self.stop = threading.Event()
 
     def load(self, settings: Settings) -> None:
         try:
-            self.searcher = Searcher.open(Embedder.load(settings.model), settings.index_dir)
+            searcher = Searcher.open(Embedder.load(settings.model), settings.index_dir)
         except HereinError as error:
             self.error = str(error)
             logger.error("index not loaded: %s", error)
+            return
         except Exception as error:  # anything else must not leave /readyz "loading" forever
             self.error = f"Loading the index failed: {error}"
             logger.exception("index not loaded")
+            return
+        self.live = LiveSearcher(searcher)
+        self.follow(settings)
+
+    def follow(self, settings: Settings) -> None:
+        if self.live is not None:
+            self.live.follow(settings.reload_seconds, self.stop)
 
 
-_STATUS = {DocumentNotFound: 404, InvalidQuery: 422}
+_STATUS = {
+    DocumentNotFound: 404,
+    InvalidQuery: 422,
+    JobNotFound: 404,
+    RebuildRunning: 409,
+    FileExists: 409,
+    BadFileName: 400,
+    UnsupportedFileType: 415,
+    FileTooLarge: 413,
+}
 _STATIC_FILES = {"viewer.js": "text/javascript", "herein.css": "text/css"}
 
 
+def rebuild_command(settings: Settings) -> list[str]:
+    """The child process a rebuild job runs: `herein build`, nicer, reporting JSON lines."""
+    return [
+        sys.executable, "-m", "service", "build",
+        "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir),
+        "--model", settings.model, "--nice", str(settings.rebuild_niceness), "--progress-json",
+    ]  # fmt: skip
+
+
 def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
-    """The FastAPI app. Without a searcher, the model and index load in the background."""
+    """The FastAPI app. Without a searcher, the model and index load in the background.
+
+    Either way the app follows CURRENT and swaps to each new generation as it appears.
+    """
     state = _State(searcher)
+    jobs = Jobs(rebuild_command(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = state.searcher is None  # close only what this app opened
-        if owned:
-            threading.Thread(target=state.load, args=(settings,), daemon=True).start()
+        target = state.follow if state.live is not None else state.load
+        threading.Thread(target=target, args=(settings,), daemon=True).start()
+        if settings.watch:
+            threading.Thread(
+                target=watch_corpus,
+                args=(settings.corpus_dir, _on_corpus_change, state.stop, settings.watch_quiet_ms),
+                daemon=True,
+            ).start()
         yield
-        if owned and state.searcher is not None:
-            state.searcher.index.close()
+        state.stop.set()
+        jobs.close()
+        if state.live is not None:
+            state.live.close()
+
+    def _on_corpus_change(sources: list[str]) -> None:
+        shown = ", ".join(sources[:3]) + (" ..." if len(sources) > 3 else "")
+        jobs.request(f"corpus changed: {shown}")
 
     app = FastAPI(
         title="herein",
@@ -203,11 +288,13 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     async def _herein_error(request: Request, error: HereinError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=_STATUS.get(type(error), 500))
 
-    def ready_searcher() -> Searcher:
-        if state.searcher is None:
+    def ready_searcher() -> Iterator[Searcher]:
+        # Borrowed for the whole request: a swap meanwhile never closes it under us.
+        if state.live is None:
             detail = state.error or "The index is still loading; retry in a few seconds"
             raise HTTPException(503, detail, headers={"Retry-After": "2"})
-        return state.searcher
+        with state.live.borrow() as searcher:
+            yield searcher
 
     bearer = HTTPBearer(auto_error=False, description="Needed when HEREIN_API_KEY is set.")
 
@@ -305,6 +392,8 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
             raise HTTPException(404, f"No static file {name!r}")
         return FileResponse(STATIC / name, media_type=_STATIC_FILES[name])
 
+    app.include_router(_admin_router(settings, jobs))
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         """The process is up (the index may still be loading)."""
@@ -313,21 +402,95 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     @app.get("/readyz", response_model=Readiness, responses={503: {"description": "Not ready"}})
     def readyz() -> Readiness | JSONResponse:
         """The index being served, or 503 while it loads or when it failed to."""
-        if state.searcher is None:
+        if state.live is None:
             status = "error" if state.error else "loading"
             detail = state.error or "loading the model and index"
             return JSONResponse({"status": status, "detail": detail}, status_code=503)
-        index = state.searcher.index
-        return Readiness(
-            status="ready",
-            index_version=index.version,
-            documents=index.manifest.documents,
-            chunks=index.manifest.chunks,
-            model=index.manifest.model_name,
-            skipped=[SkippedOut(source=s.source, reason=s.reason) for s in index.skipped()],
-        )
+        with state.live.borrow() as searcher:
+            index = searcher.index
+            return Readiness(
+                status="ready",
+                index_version=index.version,
+                documents=index.manifest.documents,
+                chunks=index.manifest.chunks,
+                model=index.manifest.model_name,
+                skipped=[SkippedOut(source=s.source, reason=s.reason) for s in index.skipped()],
+            )
 
     return app
+
+
+def _admin_router(settings: Settings, jobs: Jobs) -> APIRouter:
+    """Routes that change the corpus or the index. Without HEREIN_ADMIN_TOKEN they answer
+    404 to everyone and are left out of the OpenAPI schema, as if they did not exist."""
+    enabled = settings.admin_token is not None
+    bearer = HTTPBearer(auto_error=False, description="HEREIN_ADMIN_TOKEN.")
+
+    def require_admin(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        if settings.admin_token is None:
+            raise HTTPException(404, "Not Found")
+        if credentials is None:
+            raise HTTPException(
+                401,
+                "Admin route: send `Authorization: Bearer <HEREIN_ADMIN_TOKEN>`",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not secrets.compare_digest(
+            credentials.credentials.encode(), settings.admin_token.encode()
+        ):
+            raise HTTPException(403, "Wrong admin token")
+
+    admin = APIRouter(
+        prefix="/v1",
+        tags=["admin"],
+        dependencies=[Depends(require_admin)],
+        include_in_schema=enabled,
+    )
+
+    @admin.post("/documents", status_code=202, response_model=UploadOut)
+    def upload_documents(files: list[UploadFile], overwrite: bool = False) -> UploadOut:
+        """Add files to the corpus root and start a rebuild (queued behind a running one).
+
+        The batch is refused whole, with nothing written, if any file is bad: 400 for a
+        name with a folder, `/`, `\\`, `..` or one resolving outside the corpus, 415 for an
+        unsupported type, 413 over the size cap, 409 for a name that exists (unless
+        `overwrite=true`).
+        """
+        uploads = [Upload(f.filename or "", f.size or 0, f.file) for f in files]
+        sources = save_uploads(
+            settings.corpus_dir, uploads, settings.max_upload_bytes, overwrite=overwrite
+        )
+        job = jobs.request(f"uploaded {', '.join(sources)}")
+        return UploadOut(sources=sources, job=_job_out(job))
+
+    @admin.delete("/documents/{document_id:path}", status_code=202, response_model=JobOut)
+    def delete_document(document_id: str) -> JobOut:
+        """Remove a document's file from the corpus and start a rebuild."""
+        remove_document(settings.corpus_dir, document_id)
+        return _job_out(jobs.request(f"deleted {document_id}"))
+
+    @admin.post(
+        "/index/rebuild",
+        status_code=202,
+        response_model=JobOut,
+        responses={409: {"description": "A rebuild is running; the message names its job"}},
+    )
+    def rebuild() -> JobOut:
+        """Start an incremental rebuild in a child process; 409 while one runs."""
+        return _job_out(jobs.start("requested"))
+
+    @admin.get("/index/jobs/{job_id}", response_model=JobOut)
+    def get_job(job_id: str) -> JobOut:
+        """A rebuild job's stage, done/total and outcome."""
+        return _job_out(jobs.get(job_id))
+
+    return admin
+
+
+def _job_out(job: Job) -> JobOut:
+    return JobOut.model_validate(job, from_attributes=True)
 
 
 def _ask_response(result: SearchResult) -> AskResponse:

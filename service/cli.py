@@ -1,7 +1,8 @@
-"""The command line: `herein build`, `herein serve`, `herein ask`."""
+"""The command line: `herein build`, `serve`, `ask`, `generations`, `rollback`."""
 
 import json
 import os
+import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -13,9 +14,18 @@ from pydantic import ValidationError
 from service.config import Settings
 from service.embedding import Embedder, model_location_is_local
 from service.errors import HereinError, IndexNotFound
-from service.indexing import BuildReport, build_index, corpus_changes
+from service.indexing import (
+    STAGES,
+    BuildReport,
+    Progress,
+    build_index,
+    corpus_changes,
+    plan_build,
+    roll_back,
+)
 from service.models import SearchResult
 from service.search import Searcher
+from service.store import current_version, list_generations
 
 
 class _Group(click.Group):
@@ -47,7 +57,9 @@ def _load_embedder(settings: Settings) -> Embedder:
     return Embedder.load(settings.model)
 
 
-def _build(settings: Settings, embedder: Embedder) -> BuildReport:
+def _build(
+    settings: Settings, embedder: Embedder, full: bool = False, progress_json: bool = False
+) -> BuildReport:
     click.echo(f"Building the index of {settings.corpus_dir} into {settings.index_dir}", err=True)
     report = build_index(
         settings.corpus_dir,
@@ -56,15 +68,49 @@ def _build(settings: Settings, embedder: Embedder) -> BuildReport:
         chunk_tokens=settings.chunk_tokens,
         overlap_tokens=settings.overlap_tokens,
         batch_size=settings.batch_size,
-        progress=sys.stderr.isatty(),
+        full=full,
+        keep_generations=settings.keep_generations,
+        progress=_progress(settings, progress_json),
         log=lambda message: click.echo(message, err=True),
     )
-    click.echo(
-        f"Built generation {report.version}: {report.documents} documents, "
-        f"{report.chunks} chunks, {len(report.skipped)} skipped, in {report.seconds:.1f}s",
-        err=True,
-    )
+    if not report.created:
+        click.echo(f"Nothing changed; generation {report.version} stays current", err=True)
+    else:
+        click.echo(
+            f"Built generation {report.version}: {report.documents} documents, "
+            f"{report.chunks} chunks, {len(report.skipped)} skipped, in {report.seconds:.1f}s",
+            err=True,
+        )
+    if progress_json:
+        _emit({"plan": report.plan, "version": report.version, "created": report.created})
     return report
+
+
+def _progress(settings: Settings, as_json: bool) -> Progress:
+    """Reports stages (as JSON lines on stdout for a server's rebuild job), plus the test hook."""
+    kill_at = settings.test_kill_at_stage
+    if kill_at is not None and kill_at not in STAGES:
+        raise click.BadParameter(
+            f"HEREIN_TEST_KILL_AT_STAGE must be one of {', '.join(STAGES)}, got {kill_at!r}"
+        )
+    reported: set[str] = set()
+
+    def report(stage: str, done: int, total: int) -> None:
+        if as_json:
+            _emit({"stage": stage, "done": done, "total": total})
+        if stage == kill_at:
+            # Test-only: die the hardest way, mid-build, to show the index survives it.
+            os.kill(os.getpid(), signal.SIGKILL)
+        if not as_json and stage not in reported and sys.stderr.isatty():
+            click.echo(f"{stage} ...", err=True)
+        reported.add(stage)
+
+    return report
+
+
+def _emit(record: dict[str, Any]) -> None:
+    click.echo(json.dumps(record))
+    sys.stdout.flush()
 
 
 corpus_option = click.option(
@@ -86,10 +132,72 @@ def main() -> None:
 @corpus_option
 @index_option
 @model_option
-def build(corpus_dir: Path | None, index_dir: Path | None, model: str | None) -> None:
-    """Index the corpus into a new generation and make it current."""
+@click.option("--full", is_flag=True, help="Embed everything again, ignoring the vector cache.")
+@click.option("--dry-run", is_flag=True, help="Only print what the build would do.")
+@click.option(
+    "--nice", "niceness", type=click.IntRange(0, 19), default=0, help="Lower CPU priority by N."
+)
+@click.option("--progress-json", is_flag=True, hidden=True, help="Stages as JSON lines (stdout).")
+def build(
+    corpus_dir: Path | None,
+    index_dir: Path | None,
+    model: str | None,
+    full: bool,
+    dry_run: bool,
+    niceness: int,
+    progress_json: bool,
+) -> None:
+    """Bring the index up to date with the corpus in a new generation and make it current.
+
+    Only text not embedded before with this model is embedded; the plan is printed first
+    (`3 added, 1 changed, 2 removed, 412 chunks reused, 9 to embed`).
+    """
+    if niceness:
+        os.nice(niceness)
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
-    _build(settings, _load_embedder(settings))
+    embedder = _load_embedder(settings)
+    if dry_run:
+        plan = plan_build(
+            settings.corpus_dir,
+            settings.index_dir,
+            embedder,
+            settings.chunk_tokens,
+            settings.overlap_tokens,
+            full=full,
+        )
+        click.echo(plan.summary())
+        for prefix, sources in (("+", plan.added), ("~", plan.changed), ("-", plan.removed)):
+            for source in sources:
+                click.echo(f"  {prefix} {source}")
+        return
+    _build(settings, embedder, full=full, progress_json=progress_json)
+
+
+@main.command()
+@index_option
+def generations(index_dir: Path | None) -> None:
+    """List the generations kept on disk, oldest first; `*` marks the current one."""
+    settings = _settings(index_dir=index_dir)
+    current = current_version(settings.index_dir)
+    for manifest in list_generations(settings.index_dir):
+        mark = "*" if manifest.version == current else " "
+        click.echo(
+            f"{mark} {manifest.version}  {manifest.created_at}  {manifest.documents} documents, "
+            f"{manifest.chunks} chunks, {manifest.skipped} skipped"
+        )
+
+
+@main.command()
+@click.argument("version", required=False)
+@index_option
+def rollback(version: str | None, index_dir: Path | None) -> None:
+    """Make an earlier generation current again (by default the one before the current).
+
+    A running server picks it up within a couple of seconds.
+    """
+    settings = _settings(index_dir=index_dir)
+    now = roll_back(settings.index_dir, version)
+    click.echo(f"Generation {now} is current", err=True)
 
 
 @main.command()
@@ -98,20 +206,31 @@ def build(corpus_dir: Path | None, index_dir: Path | None, model: str | None) ->
 @model_option
 @click.option("--host", help="Address to listen on [127.0.0.1].")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on [8000].")
+@click.option(
+    "--watch",
+    is_flag=True,
+    default=None,
+    help="Rebuild when corpus files change, after a quiet period [HEREIN_WATCH].",
+)
 def serve(
     corpus_dir: Path | None,
     index_dir: Path | None,
     model: str | None,
     host: str | None,
     port: int | None,
+    watch: bool | None,
 ) -> None:
-    """Serve the HTTP API, building the index first if there is none."""
+    """Serve the HTTP API, building the index first if there is none.
+
+    The server follows CURRENT: a new generation (from its own rebuilds, another
+    `herein build`, or `herein rollback`) is served within a couple of seconds.
+    """
     import uvicorn
 
     from service.api import create_app
 
     settings = _settings(
-        corpus_dir=corpus_dir, index_dir=index_dir, model=model, host=host, port=port
+        corpus_dir=corpus_dir, index_dir=index_dir, model=model, host=host, port=port, watch=watch
     )
     embedder = _load_embedder(settings)
     try:

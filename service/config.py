@@ -30,6 +30,22 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(128, ge=32, le=510)
     overlap_tokens: int = Field(32, ge=0, le=256)
     batch_size: int = Field(64, ge=1, le=4096)
+    # Generations kept on disk for `herein rollback`, the current one always among them.
+    keep_generations: int = Field(3, ge=1)
+    # How often a running server checks CURRENT for a new generation, in seconds.
+    reload_seconds: float = Field(1.0, gt=0)
+    # When set, the admin routes (uploads, deletes, rebuilds) exist and need
+    # `Authorization: Bearer <admin_token>`; when unset they do not exist at all.
+    admin_token: str | None = Field(None, min_length=1)
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1)
+    # Rebuilds started by the server run in a child process this much nicer (os.nice).
+    rebuild_niceness: int = Field(10, ge=0, le=19)
+    # `herein serve --watch`: rebuild after corpus files change and then stay quiet this long.
+    watch: bool = False
+    watch_quiet_ms: int = Field(1500, ge=50)
+    # Test-only: a build kills itself (SIGKILL) when it reaches this stage (scanning,
+    # chunking, embedding, writing, switching), to prove a dead build never hurts the index.
+    test_kill_at_stage: str | None = None
 
     @property
     def cors_origin_list(self) -> list[str]:

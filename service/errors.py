@@ -43,3 +43,35 @@ class UnreadableDocument(HereinError):
 
 class InvalidQuery(HereinError):
     "The question or its options are not usable - see the message for which"
+
+
+class GenerationNotFound(HereinError):
+    "No such generation in this index - list them with `herein generations`"
+
+
+class RebuildRunning(HereinError):
+    "A rebuild is already running - wait for its job to finish"
+
+
+class JobNotFound(HereinError):
+    "No rebuild job with this id - jobs are kept in memory until the server restarts"
+
+
+class UploadRefused(HereinError):
+    "An uploaded file cannot be added to the corpus; nothing from its batch was written"
+
+
+class BadFileName(UploadRefused):
+    "A file name must be a plain name in the corpus: no folders, `/`, `\\`, `..` or dot-names"
+
+
+class UnsupportedFileType(UploadRefused):
+    "Only .txt, .md, .markdown, .html, .htm and .pdf files can be indexed"
+
+
+class FileTooLarge(UploadRefused):
+    "The file is over the upload size cap (HEREIN_MAX_UPLOAD_BYTES)"
+
+
+class FileExists(UploadRefused):
+    "A file with this name is already in the corpus - pass ?overwrite=true to replace it"

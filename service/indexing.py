@@ -1,37 +1,205 @@
-"""The build: corpus -> documents -> chunks -> vectors -> a new generation, then CURRENT."""
+"""The build: corpus -> documents -> chunks -> vectors -> a new generation, then CURRENT.
+
+Builds are incremental: documents whose files did not change keep their chunks and
+vectors from the current generation, and a chunk whose exact embed text was embedded
+before with this model takes its vector from the cache. Only new text is embedded.
+"""
 
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
+from service.cache import VectorCache
 from service.chunking import chunk_document
-from service.documents import Corpus, load_corpus, scan_corpus
-from service.embedding import Embedder
-from service.errors import EmptyCorpus
-from service.models import SkippedFile
+from service.documents import CorpusFile, load_document, scan_corpus
+from service.embedding import Embedder, Vectors
+from service.errors import (
+    EmptyCorpus,
+    GenerationNotFound,
+    IndexCorrupt,
+    IndexNotFound,
+    UnreadableDocument,
+)
+from service.models import Chunk, Document, SkippedFile
 from service.store import (
     BuildLock,
     FileState,
     Index,
     Manifest,
+    current_version,
+    list_generations,
     new_version,
+    prune_generations,
+    remove_generation,
+    remove_leftovers,
     switch_current,
+    verify_generation,
     write_generation,
 )
+
+# The stages a build goes through, in order; `progress` hears each one as it starts.
+# "switching" starts once the new generation is written and verified, before CURRENT moves.
+STAGES = ("scanning", "chunking", "embedding", "writing", "switching")
+
+Progress = Callable[[str, int, int], None]
+"""Called with (stage, done, total) as a build moves on."""
+
+# Texts handed to the model at once between two progress reports.
+_EMBED_SLICE = 256
+
+
+@dataclass
+class BuildPlan:
+    """What a build will do, relative to the generation it starts from."""
+
+    base_version: str | None
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    documents: list[Document]
+    chunks: list[Chunk]
+    embed_hashes: list[str]
+    skipped: list[SkippedFile]
+    files: list[FileState]
+    # Vectors already known (from the base generation or the cache), by embed hash.
+    known: dict[str, Vectors] = field(repr=False, default_factory=dict)
+
+    @property
+    def reused(self) -> int:
+        "Chunks whose vector is already known"
+        return sum(embed_hash in self.known for embed_hash in self.embed_hashes)
+
+    @property
+    def to_embed(self) -> int:
+        "Distinct texts the model still has to embed"
+        return len({h for h in self.embed_hashes if h not in self.known})
+
+    @property
+    def is_empty(self) -> bool:
+        "True when nothing changed since the base generation"
+        return self.base_version is not None and not (self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        """One line: `3 added, 1 changed, 2 removed, 412 chunks reused, 9 to embed`."""
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{self.reused} chunks reused, {self.to_embed} to embed"
+        )
 
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build made."""
+    """What a build did: `created` is False when nothing changed and no generation was made."""
 
     version: str
     documents: int
     chunks: int
     skipped: list[SkippedFile]
     seconds: float
+    plan: str
+    created: bool
+
+
+def plan_build(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    chunk_tokens: int = 128,
+    overlap_tokens: int = 32,
+    full: bool = False,
+    progress: Progress = lambda stage, done, total: None,
+) -> BuildPlan:
+    """Compare the corpus with the current generation; read and chunk only what changed.
+
+    With `full`, nothing is reused: every file is read, chunked and (later) embedded.
+    """
+    progress("scanning", 0, 0)
+    files, skipped = scan_corpus(corpus_dir)
+    base = _open_base(index_dir)
+    try:
+        before = base.files() if base else {}
+        reusable = (
+            base is not None
+            and not full
+            and (base.manifest.model_fingerprint, base.manifest.model_dimension)
+            == (embedder.fingerprint, embedder.dimension)
+            and (base.manifest.chunk_tokens, base.manifest.overlap_tokens)
+            == (chunk_tokens, overlap_tokens)
+        )
+        added, changed, same = [], [], set()
+        for file in files:
+            state = before.pop(file.source, None)
+            if state is None:
+                added.append(file.source)
+            elif _unchanged(file, state) and reusable:
+                same.add(file.source)
+            else:
+                changed.append(file.source)
+        removed = sorted(before)
+        kept_documents: dict[str, Document] = {}
+        kept_chunks: dict[str, list[tuple[Chunk, str]]] = {}
+        vectors: dict[str, Vectors] = {}
+        if base is not None and reusable:
+            kept_documents = {d.source: d for d in base.stored_documents() if d.source in same}
+            ids = {d.document_id for d in kept_documents.values()}
+            base_vectors = base.vectors()
+            for row, chunk, embed_hash in base.stored_chunks():
+                vectors[embed_hash] = base_vectors[row]
+                if chunk.document_id in ids:
+                    kept_chunks.setdefault(chunk.document_id, []).append((chunk, embed_hash))
+        base_version = base.version if base else None
+    finally:
+        if base is not None:
+            base.close()
+
+    documents: list[Document] = []
+    chunks: list[Chunk] = []
+    hashes: list[str] = []
+    fresh = [f for f in files if f.source not in kept_documents]
+    progress("chunking", 0, len(fresh))
+    for file in files:
+        document = kept_documents.get(file.source)
+        if document is not None:
+            documents.append(document)
+            for chunk, embed_hash in kept_chunks.get(document.document_id, []):
+                chunks.append(chunk)
+                hashes.append(embed_hash)
+            continue
+        try:
+            document = load_document(file.path, file.source)
+        except UnreadableDocument as error:
+            skipped.append(SkippedFile(file.source, str(error)))
+            continue
+        documents.append(document)
+        for chunk in chunk_document(
+            document, embedder, chunk_tokens, overlap_tokens, embedder.max_tokens
+        ):
+            chunks.append(chunk)
+            hashes.append(_embed_hash(chunk.embed_text))
+    progress("chunking", len(fresh), len(fresh))
+    skipped.sort(key=lambda s: s.source)
+    hashes_by_document = {d.source: d.sha256 for d in documents}
+    states = [
+        FileState(f.source, f.size, f.mtime_ns, hashes_by_document.get(f.source) or _file_hash(f))
+        for f in files
+    ]
+    known = {h: vectors[h] for h in hashes if h in vectors}
+    if not full:
+        missing = [h for h in hashes if h not in known]
+        if missing and index_dir.is_dir():
+            cache = VectorCache(index_dir, embedder.fingerprint, embedder.dimension)
+            try:
+                known.update(cache.get(missing))
+            finally:
+                cache.close()
+    return BuildPlan(
+        base_version, added, changed, removed, documents, chunks, hashes, skipped, states, known
+    )
 
 
 def build_index(
@@ -41,66 +209,140 @@ def build_index(
     chunk_tokens: int = 128,
     overlap_tokens: int = 32,
     batch_size: int = 64,
-    progress: bool = False,
+    full: bool = False,
+    keep_generations: int = 3,
+    progress: Progress = lambda stage, done, total: None,
     log: Callable[[str], None] = lambda message: None,
 ) -> BuildReport:
-    """Index the corpus into a new generation and make it current.
+    """Bring the index up to date with the corpus in a new generation and make it current.
 
-    A failure at any point leaves the current generation untouched.
+    Embeds only text not embedded before (all of it with `full`). When nothing changed,
+    no generation is made and the report names the current one. A failure or kill at
+    any point leaves the current generation untouched; the next build removes leftovers.
     """
     started = time.perf_counter()
-    with BuildLock(index_dir):
-        corpus = load_corpus(corpus_dir)
-        documents, skipped = corpus.documents, corpus.skipped
-        for skip in skipped:
+    with BuildLock(index_dir) as lock:
+        for version in remove_leftovers(index_dir, lock.abandoned):
+            log(f"removed generation {version}, left by a build that did not finish")
+        plan = plan_build(
+            corpus_dir, index_dir, embedder, chunk_tokens, overlap_tokens, full, progress
+        )
+        for skip in plan.skipped:
             log(f"skipped {skip.source}: {skip.reason}")
-        if not documents:
+        summary = plan.summary()
+        log(summary)
+        if not plan.documents:
             raise EmptyCorpus(f"No readable documents in {corpus_dir}")
-        chunks = [
-            chunk
-            for document in documents
-            for chunk in chunk_document(
-                document, embedder, chunk_tokens, overlap_tokens, embedder.max_tokens
-            )
-        ]
-        log(f"{len(documents)} documents, {len(chunks)} chunks; embedding")
-        embed_texts = [chunk.embed_text for chunk in chunks]
-        vectors = embedder.embed(embed_texts, batch_size=batch_size, progress=progress)
+        if plan.is_empty and not full and plan.base_version is not None:
+            return BuildReport(
+                plan.base_version, len(plan.documents), len(plan.chunks), plan.skipped,
+                time.perf_counter() - started, summary, created=False,
+            )  # fmt: skip
+        vectors = _embed_missing(plan, index_dir, embedder, batch_size, progress)
         manifest = Manifest(
             version=new_version(),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             model_name=embedder.name,
             model_dimension=embedder.dimension,
             model_fingerprint=embedder.fingerprint,
-            documents=len(documents),
-            chunks=len(chunks),
-            skipped=len(skipped),
+            documents=len(plan.documents),
+            chunks=len(plan.chunks),
+            skipped=len(plan.skipped),
             chunk_tokens=chunk_tokens,
             overlap_tokens=overlap_tokens,
         )
-        hashes = [hashlib.sha256(text.encode()).hexdigest() for text in embed_texts]
-        write_generation(
-            index_dir, manifest, documents, chunks, hashes, vectors, skipped,
-            snapshot_corpus(corpus),
-        )  # fmt: skip
+        lock.claim(manifest.version)
+        progress("writing", 0, len(plan.chunks))
+        try:
+            write_generation(
+                index_dir, manifest, plan.documents, plan.chunks, plan.embed_hashes, vectors,
+                plan.skipped, plan.files,
+            )  # fmt: skip
+            verify_generation(index_dir, manifest.version)
+        except BaseException:
+            remove_generation(index_dir, manifest.version)
+            raise
+        progress("switching", 0, 1)
         switch_current(index_dir, manifest.version)
+        progress("switching", 1, 1)
+        for version in prune_generations(index_dir, keep_generations):
+            log(f"removed old generation {version}")
     return BuildReport(
-        manifest.version, len(documents), len(chunks), skipped, time.perf_counter() - started
-    )
+        manifest.version, len(plan.documents), len(plan.chunks), plan.skipped,
+        time.perf_counter() - started, summary, created=True,
+    )  # fmt: skip
 
 
-def snapshot_corpus(corpus: Corpus) -> list[FileState]:
-    """Size, modification time and content hash of every corpus file, as read."""
-    hashes = {document.source: document.sha256 for document in corpus.documents}
-    return [
-        FileState(f.source, f.size, f.mtime_ns, hashes.get(f.source) or _file_hash(f.path))
-        for f in corpus.files
-    ]
+def _embed_missing(
+    plan: BuildPlan, index_dir: Path, embedder: Embedder, batch_size: int, progress: Progress
+) -> Vectors:
+    """Every chunk's vector in chunk order, embedding (and caching) the unknown ones."""
+    texts = {
+        embed_hash: chunk.embed_text
+        for chunk, embed_hash in zip(plan.chunks, plan.embed_hashes, strict=True)
+        if embed_hash not in plan.known
+    }
+    missing = list(texts)
+    progress("embedding", 0, len(missing))
+    if missing:
+        cache = VectorCache(index_dir, embedder.fingerprint, embedder.dimension)
+        try:
+            for start in range(0, len(missing), _EMBED_SLICE):
+                batch = missing[start : start + _EMBED_SLICE]
+                embedded = embedder.embed([texts[h] for h in batch], batch_size=batch_size)
+                cache.put(batch, embedded)
+                plan.known.update(zip(batch, embedded, strict=True))
+                progress("embedding", start + len(batch), len(missing))
+        finally:
+            cache.close()
+    if not plan.embed_hashes:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    return np.stack([plan.known[h] for h in plan.embed_hashes]).astype(np.float32, copy=False)
 
 
-def _file_hash(path: Path) -> str:
+def roll_back(index_dir: Path, version: str | None = None) -> str:
+    """Make an earlier generation current again (by default the one before the current).
+
+    Returns the version now current; raises GenerationNotFound or IndexCorrupt.
+    """
+    with BuildLock(index_dir):
+        current = current_version(index_dir)
+        versions = [manifest.version for manifest in list_generations(index_dir)]
+        if version is None:
+            older = [v for v in versions if v < current]
+            if not older:
+                raise GenerationNotFound(f"No generation older than {current} in {index_dir}")
+            version = older[-1]
+        elif version not in versions:
+            raise GenerationNotFound(
+                f"No generation {version!r} in {index_dir}; there are: {', '.join(versions)}"
+            )
+        verify_generation(index_dir, version)
+        switch_current(index_dir, version)
+    return version
+
+
+def _open_base(index_dir: Path) -> Index | None:
+    # A missing or damaged current generation just means nothing can be reused.
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return Index.open(index_dir)
+    except (IndexNotFound, IndexCorrupt):
+        return None
+
+
+def _unchanged(file: CorpusFile, known: FileState) -> bool:
+    if known.size != file.size:
+        return False
+    return known.mtime_ns == file.mtime_ns or _file_hash(file) == known.sha256
+
+
+def _embed_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _file_hash(file: CorpusFile) -> str:
+    try:
+        return hashlib.sha256(file.path.read_bytes()).hexdigest()
     except OSError:
         return ""
 
@@ -114,9 +356,7 @@ def corpus_changes(corpus_dir: Path, index: Index) -> list[str]:
         known = before.pop(file.source, None)
         if known is None:
             changes.append(f"+ {file.source}")
-        elif known.size != file.size or (
-            known.mtime_ns != file.mtime_ns and _file_hash(file.path) != known.sha256
-        ):
+        elif not _unchanged(file, known):
             changes.append(f"~ {file.source}")
     changes.extend(f"- {source}" for source in sorted(before))
     return changes

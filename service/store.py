@@ -2,15 +2,18 @@
 
 Layout under the index root:
     CURRENT                       names the generation being served
-    build.lock                    held by the one build allowed at a time
+    build.lock                    held by the one build allowed at a time; names its
+                                  pid and the generation it is writing
     generations/<version>/        index.faiss, meta.sqlite, manifest.json
-A generation is written in full before CURRENT is switched to it (write to a temp
-file, then rename), so a reader always sees a complete generation.
+    vector-cache.sqlite           every vector embedded, by model and text hash
+A generation is written in full and verified before CURRENT is switched to it (write to
+a temp file, then rename), so a reader always sees a complete generation.
 """
 
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -23,7 +26,13 @@ from typing import Any
 import faiss
 import numpy as np
 
-from service.errors import BuildLocked, DocumentNotFound, IndexCorrupt, IndexNotFound
+from service.errors import (
+    BuildLocked,
+    DocumentNotFound,
+    GenerationNotFound,
+    IndexCorrupt,
+    IndexNotFound,
+)
 from service.models import Chunk, Citation, Document, SkippedFile
 
 CURRENT = "CURRENT"
@@ -111,6 +120,74 @@ def switch_current(index_dir: Path, version: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, index_dir / CURRENT)
+
+
+def list_generations(index_dir: Path) -> list[Manifest]:
+    """The complete generations (those with a manifest), oldest first."""
+    manifests = []
+    for folder in sorted((index_dir / GENERATIONS).glob("*")):
+        try:
+            data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            manifests.append(Manifest(**data))
+        except (OSError, ValueError, TypeError):
+            continue
+    return manifests
+
+
+def verify_generation(index_dir: Path, version: str) -> Manifest:
+    """The generation's manifest once it loads and its vectors match its chunks.
+
+    Raises GenerationNotFound when there is no such folder, IndexCorrupt otherwise.
+    """
+    if not generation_dir(index_dir, version).is_dir():
+        raise GenerationNotFound(f"No generation {version!r} in {index_dir}")
+    index = Index.open(index_dir, version)
+    try:
+        rows = index._query("SELECT COUNT(*) FROM chunks")[0][0]
+        if rows != index.manifest.chunks:
+            raise IndexCorrupt(
+                f"Generation {version} has {rows} chunk rows for {index.manifest.chunks} chunks"
+            )
+        return index.manifest
+    finally:
+        index.close()
+
+
+def remove_generation(index_dir: Path, version: str) -> None:
+    """Delete a generation's folder (a server still holding it keeps its open files)."""
+    shutil.rmtree(generation_dir(index_dir, version), ignore_errors=True)
+
+
+def prune_generations(index_dir: Path, keep: int) -> list[str]:
+    """Remove all but the newest `keep` complete generations and the current one; the removed."""
+    current = current_version(index_dir)
+    versions = [m.version for m in list_generations(index_dir)]
+    removed = [v for v in versions[: max(0, len(versions) - keep)] if v != current]
+    for version in removed:
+        remove_generation(index_dir, version)
+    return removed
+
+
+def remove_leftovers(index_dir: Path, abandoned: str | None) -> list[str]:
+    """Remove what dead builds left behind; only call while holding the BuildLock.
+
+    That is the generation a dead build's lock record names unless it became current,
+    and any generation folder without its manifest (only a lock holder writes one).
+    Returns the versions removed.
+    """
+    try:
+        current: str | None = current_version(index_dir)
+    except (IndexNotFound, IndexCorrupt):
+        current = None
+    removed = []
+    for folder in sorted((index_dir / GENERATIONS).glob("*")):
+        dead = folder.name == abandoned or not (folder / MANIFEST).exists()
+        if dead and folder.name != current:
+            remove_generation(index_dir, folder.name)
+            removed.append(folder.name)
+    for temporary in index_dir.glob(f".{CURRENT}.*.tmp"):
+        temporary.unlink(missing_ok=True)
+    return removed
 
 
 _SCHEMA = """
@@ -232,6 +309,11 @@ class Index:
         "The generation's version"
         return self.manifest.version
 
+    @property
+    def root(self) -> Path:
+        "The index root this generation belongs to"
+        return self.folder.parent.parent
+
     def close(self) -> None:
         """Release the SQLite connection."""
         self._connection.close()
@@ -298,6 +380,34 @@ class Index:
             for record in self._query("SELECT source, size, mtime_ns, sha256 FROM files")
         }
 
+    def vectors(self) -> np.ndarray:
+        """Every chunk's vector, in row order."""
+        if self._vectors.ntotal == 0:
+            return np.zeros((0, self.manifest.model_dimension), dtype=np.float32)
+        return np.asarray(self._vectors.reconstruct_n(0, self._vectors.ntotal), dtype=np.float32)
+
+    def stored_documents(self) -> list[Document]:
+        """Every document as it was indexed (without headings: its chunks already carry them)."""
+        return [
+            Document(document_id, source, title, text, content_type, sha256, bool(paged))
+            for document_id, source, title, text, content_type, sha256, paged in self._query(
+                "SELECT document_id, source, title, text, content_type, sha256, paged "
+                "FROM documents ORDER BY document_id"
+            )
+        ]
+
+    def stored_chunks(self) -> list[tuple[int, Chunk, str]]:
+        """Every chunk as (row, chunk without its embed text, embed hash), in row order."""
+        return [
+            (row, Chunk(chunk_id, document_id, text, start, end, line_start, line_end, page,
+                        page_end, tuple(json.loads(heading))), embed_hash)
+            for (row, chunk_id, document_id, text, start, end, line_start, line_end, page,
+                 page_end, heading, embed_hash) in self._query(
+                """SELECT row, chunk_id, document_id, text, start, "end", line_start, line_end,
+                page, page_end, heading, embed_hash FROM chunks ORDER BY row"""
+            )
+        ]  # fmt: skip
+
 
 _DOCUMENT_COLUMNS = (
     "document_id, source, title, content_type, sha256, chunk_count, "
@@ -320,10 +430,16 @@ def _stored_chunk(record: Sequence[Any]) -> StoredChunk:
 
 
 class BuildLock:
-    """An exclusive lock on an index root; the OS drops it if the build dies."""
+    """An exclusive lock on an index root; the OS drops it if the build dies.
+
+    The lock file holds `<pid> [<version>]`: the holder and the generation it is writing.
+    A clean exit empties it, so a record found on entry was left by a dead build, and
+    `abandoned` names the generation that build may have left half-written.
+    """
 
     def __init__(self, index_dir: Path) -> None:
         self.path = index_dir / "build.lock"
+        self.abandoned: str | None = None
         self._handle: Any = None
 
     def __enter__(self) -> "BuildLock":
@@ -333,17 +449,28 @@ class BuildLock:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:
             handle.seek(0)
-            holder = handle.read().strip() or "unknown"
+            holder = (handle.read().split() or ["unknown"])[0]
             handle.close()
             raise BuildLocked(
                 f"Another build (pid {holder}) is running on {self.path.parent}"
             ) from error
         handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        record = handle.read().split()
+        self.abandoned = record[1] if len(record) > 1 else None
         self._handle = handle
+        self._record(str(os.getpid()))
         return self
+
+    def claim(self, version: str) -> None:
+        """Record the generation this build is about to write, before writing it."""
+        self._record(f"{os.getpid()} {version}")
+
+    def _record(self, text: str) -> None:
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(text)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
 
     def __exit__(
         self,

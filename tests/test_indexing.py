@@ -1,14 +1,30 @@
-"""The build: one at a time, and a failed build never touches the generation in use."""
+"""The build: incremental and one at a time; a failed or killed build never touches the
+generation in use; leftovers, generations and rollback (real model)."""
 
+import os
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from service.cli import main
 from service.embedding import Embedder
 from service.errors import BuildLocked, IndexCorrupt
-from service.indexing import build_index, corpus_changes
+from service.indexing import build_index, corpus_changes, plan_build, roll_back
 from service.search import Searcher
-from service.store import METADATA, BuildLock, Index, generation_dir
+from service.store import (
+    CURRENT,
+    GENERATIONS,
+    MANIFEST,
+    METADATA,
+    BuildLock,
+    Index,
+    current_version,
+    generation_dir,
+    list_generations,
+)
 from tests.conftest import WriteFiles
 
 
@@ -70,3 +86,143 @@ def test_a_damaged_generation_is_reported_as_corrupt(
     (generation_dir(index, report.version) / METADATA).unlink()
     with pytest.raises(IndexCorrupt, match=f"Generation {report.version} in {index}"):
         Index.open(index)
+
+
+CORPUS = {
+    "otters.md": "# Otters\n\nSea otters hold hands while they sleep so they do not drift apart.",
+    "bees.txt": "Honey bees dance in a figure of eight to tell the hive where flowers are.",
+    "owls.txt": "Barn owls hunt by sound alone and can catch a mouse in total darkness.",
+}
+
+
+def _vectors(index_dir: Path) -> tuple[list[str], np.ndarray]:
+    index = Index.open(index_dir)
+    try:
+        return [chunk.chunk_id for _, chunk, _ in index.stored_chunks()], index.vectors()
+    finally:
+        index.close()
+
+
+def test_incremental_build_embeds_only_new_text_and_matches_a_full_build(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = write_corpus(CORPUS)
+    index = tmp_path / "index"
+    first = build_index(corpus, index, embedder)
+    assert first.plan == "3 added, 0 changed, 0 removed, 0 chunks reused, 3 to embed"
+    (corpus / "bees.txt").write_text("Bumble bees can fly in the cold because they shiver.")
+    (corpus / "owls.txt").unlink()
+    (corpus / "cats.txt").write_text("A cat's purr runs at twenty-five to fifty hertz.")
+    # The same text under a new name is not embedded again: the cache knows it.
+    (corpus / "otters-copy.md").write_text(CORPUS["otters.md"])
+
+    plan = plan_build(corpus, index, embedder)
+    assert (plan.added, plan.changed, plan.removed) == (
+        ["cats.txt", "otters-copy.md"],
+        ["bees.txt"],
+        ["owls.txt"],
+    )
+    assert plan.summary() == "2 added, 1 changed, 1 removed, 2 chunks reused, 2 to embed"
+    second = build_index(corpus, index, embedder)
+    assert second.created and second.version != first.version
+    assert second.plan == plan.summary()
+
+    full = tmp_path / "full"
+    build_index(corpus, full, embedder, full=True)
+    ids, vectors = _vectors(index)
+    full_ids, full_vectors = _vectors(full)
+    assert ids == full_ids == ["bees.txt#0", "cats.txt#0", "otters-copy.md#0", "otters.md#0"]
+    np.testing.assert_allclose(vectors, full_vectors, atol=1e-5)
+    hit = Searcher.open(embedder, index).search("What frequency is a purr?", 1).passages[0]
+    assert hit.citation.source == "cats.txt"
+
+
+def test_build_without_changes_makes_no_generation(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = write_corpus(CORPUS)
+    index = tmp_path / "index"
+    first = build_index(corpus, index, embedder)
+    os.utime(corpus / "bees.txt")  # touched, same bytes: not a change
+    again = build_index(corpus, index, embedder)
+    assert (again.created, again.version) == (False, first.version)
+    assert again.plan == "0 added, 0 changed, 0 removed, 3 chunks reused, 0 to embed"
+    assert [m.version for m in list_generations(index)] == [first.version]
+
+
+def test_next_build_removes_what_dead_builds_left(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = write_corpus(CORPUS)
+    index = tmp_path / "index"
+    first = build_index(corpus, index, embedder)
+    # A build killed after writing its generation, before switching CURRENT...
+    shutil.copytree(generation_dir(index, first.version), generation_dir(index, "20990101T0Z"))
+    (index / "build.lock").write_text("999999 20990101T0Z")
+    # ...and one killed halfway through writing (no manifest yet).
+    half = generation_dir(index, "20990102T0Z")
+    shutil.copytree(generation_dir(index, first.version), half)
+    (half / MANIFEST).unlink()
+    (corpus / "cats.txt").write_text("A cat's purr runs at twenty-five to fifty hertz.")
+
+    assert current_version(index) == first.version
+    second = build_index(corpus, index, embedder)
+    assert sorted(p.name for p in (index / GENERATIONS).iterdir()) == [
+        first.version,
+        second.version,
+    ]
+    assert (index / "build.lock").read_text() == ""
+
+
+def test_generations_are_pruned_listed_and_rolled_back(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = write_corpus(CORPUS)
+    index = tmp_path / "index"
+    versions = []
+    for n in range(4):
+        (corpus / f"note{n}.txt").write_text(f"Note number {n} is about the number {n}.")
+        versions.append(build_index(corpus, index, embedder, keep_generations=3).version)
+    assert [m.version for m in list_generations(index)] == versions[1:]
+
+    runner = CliRunner()
+    listed = runner.invoke(main, ["generations", "--index", str(index)])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert [(line[0], line[2:].split()[0]) for line in lines] == [
+        (" ", versions[1]),
+        (" ", versions[2]),
+        ("*", versions[3]),
+    ]
+
+    rolled = runner.invoke(main, ["rollback", "--index", str(index)])
+    assert rolled.exit_code == 0, rolled.output
+    assert (index / CURRENT).read_text().strip() == versions[2]
+    assert roll_back(index, versions[3]) == versions[3]
+    missing = runner.invoke(main, ["rollback", "nope", "--index", str(index)])
+    assert missing.exit_code == 1
+    assert "No generation 'nope'" in missing.output
+
+
+def test_dry_run_prints_the_plan_and_builds_nothing(
+    write_corpus: WriteFiles,
+    tmp_path: Path,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("service.cli._load_embedder", lambda settings: embedder)
+    corpus = write_corpus(CORPUS)
+    index = tmp_path / "index"
+    first = build_index(corpus, index, embedder).version
+    (corpus / "owls.txt").unlink()
+    (corpus / "cats.txt").write_text("A cat's purr runs at twenty-five to fifty hertz.")
+    result = CliRunner().invoke(
+        main, ["build", "--dry-run", "--corpus", str(corpus), "--index", str(index)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "1 added, 0 changed, 1 removed, 2 chunks reused, 1 to embed",
+        "  + cats.txt",
+        "  - owls.txt",
+    ]
+    assert [m.version for m in list_generations(index)] == [first]

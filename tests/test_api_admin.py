@@ -1,0 +1,141 @@
+"""Admin routes through TestClient: token rules, and bad uploads refused with nothing written."""
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api import create_app
+from service.config import Settings
+from service.search import Searcher
+
+TOKEN = "s3cret-admin"
+ADMIN_ROUTES = [
+    ("post", "/v1/documents"),
+    ("delete", "/v1/documents/a.txt"),
+    ("post", "/v1/index/rebuild"),
+    ("get", "/v1/index/jobs/abc"),
+]
+
+
+def _client(settings: Settings, searcher: Searcher) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, searcher)) as client:
+        yield client
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "kept.txt").write_text("Already here.")
+    (tmp_path / "outside.txt").write_text("Outside the corpus.")
+    (folder / "escape.txt").symlink_to(tmp_path / "outside.txt")
+    return folder
+
+
+@pytest.fixture
+def admin(corpus: Path, seed_searcher: Searcher) -> Iterator[TestClient]:
+    settings = Settings(
+        corpus_dir=corpus, index_dir=seed_searcher.index.root, admin_token=TOKEN,
+        max_upload_bytes=100,
+    )  # fmt: skip
+    yield from _client(settings, seed_searcher)
+
+
+def test_admin_routes_do_not_exist_without_a_token(seed_searcher: Searcher) -> None:
+    for client in _client(Settings(index_dir=seed_searcher.index.root), seed_searcher):
+        for method, path in ADMIN_ROUTES:
+            response = client.request(method, path, headers={"Authorization": "Bearer x"})
+            assert (path, response.status_code) == (path, 404)
+        paths = client.get("/openapi.json").json()["paths"]
+        assert sorted(paths) == [
+            "/healthz",
+            "/readyz",
+            "/v1/ask",
+            "/v1/documents",
+            "/v1/documents/{document_id}",
+            "/v1/documents/{document_id}/file",
+        ]
+        assert sorted(paths["/v1/documents"]) == ["get"]
+
+
+def test_admin_routes_need_the_right_token(admin: TestClient) -> None:
+    for method, path in ADMIN_ROUTES:
+        assert admin.request(method, path).status_code == 401
+        wrong = admin.request(method, path, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 403
+    right = admin.get("/v1/index/jobs/abc", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert right.status_code == 404  # past the token check: no such job
+    assert "/v1/index/rebuild" in admin.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("files", "query", "status", "message"),
+    [
+        ([("new.txt", b"fine"), ("photo.png", b"png")], "", 415, "unsupported file type"),
+        ([("new.txt", b"fine"), ("big.txt", b"x" * 101)], "", 413, "the cap is 100"),
+        ([("new.txt", b"fine"), ("sub/a.txt", b"x")], "", 400, "Bad file name"),
+        ([("new.txt", b"fine"), ("a\\b.txt", b"x")], "", 400, "Bad file name"),
+        ([("new.txt", b"fine"), ("..txt", b"x")], "", 400, "Bad file name"),
+        ([("new.txt", b"fine"), ("..", b"x")], "", 400, "Bad file name"),
+        ([("new.txt", b"fine"), (".hidden.txt", b"x")], "", 400, "Bad file name"),
+        ([("new.txt", b"fine"), ("escape.txt", b"x")], "?overwrite=true", 400, "outside"),
+        ([("new.txt", b"fine"), ("kept.txt", b"x")], "", 409, "already in the corpus"),
+        ([("new.txt", b"fine"), ("new.txt", b"again")], "", 400, "more than once"),
+    ],
+)
+def test_a_bad_file_refuses_the_whole_batch_with_nothing_written(
+    admin: TestClient,
+    corpus: Path,
+    files: list[tuple[str, bytes]],
+    query: str,
+    status: int,
+    message: str,
+) -> None:
+    before = {p.name: p.read_bytes() for p in corpus.parent.rglob("*") if p.is_file()}
+    response = admin.post(
+        f"/v1/documents{query}",
+        files=[("files", (name, content, "text/plain")) for name, content in files],
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status_code == status, response.text
+    assert message in response.json()["detail"]
+    after = {p.name: p.read_bytes() for p in corpus.parent.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(os.listdir(corpus)) == ["escape.txt", "kept.txt"]
+
+
+def test_deleting_a_file_outside_the_corpus_is_refused(admin: TestClient, corpus: Path) -> None:
+    for name in ("../outside.txt", "nothing.txt"):
+        response = admin.delete(
+            f"/v1/documents/{name}", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert response.status_code == 404
+    assert (corpus.parent / "outside.txt").exists()
+
+
+def test_a_second_rebuild_while_one_runs_is_refused_naming_it(
+    seed_searcher: Searcher, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in for `herein build` that takes a while, so the first job is still running.
+    monkeypatch.setattr(
+        "service.api.rebuild_command",
+        lambda settings: [sys.executable, "-c", "import time; time.sleep(30)"],
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=seed_searcher.index.root, admin_token=TOKEN)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    for client in _client(settings, seed_searcher):
+        first = client.post("/v1/index/rebuild", headers=headers)
+        assert first.status_code == 202
+        job = first.json()
+        assert (job["state"], job["reason"]) == ("running", "requested")
+        second = client.post("/v1/index/rebuild", headers=headers)
+        assert second.status_code == 409
+        assert job["job_id"] in second.json()["detail"]
+        assert (
+            client.get(f"/v1/index/jobs/{job['job_id']}", headers=headers).json()["state"]
+            == "running"
+        )

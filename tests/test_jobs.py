@@ -1,0 +1,51 @@
+"""Rebuild jobs with stand-in child processes: progress, outcome, crashes, queueing."""
+
+import sys
+import time
+
+from service.jobs import Job, Jobs
+
+BUILD = """
+import json, sys
+print(json.dumps({"stage": "embedding", "done": 3, "total": 4}), flush=True)
+print("some log line")
+print(json.dumps({"plan": "1 added", "version": "v2", "created": True}), flush=True)
+"""
+
+
+def _wait(jobs: Jobs, job_id: str) -> Job:
+    deadline = time.monotonic() + 20
+    while jobs.get(job_id).state in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return jobs.get(job_id)
+
+
+def test_a_job_reports_the_outcome_of_its_build() -> None:
+    jobs = Jobs([sys.executable, "-c", BUILD])
+    done = _wait(jobs, jobs.start("requested").job_id)
+    assert (done.state, done.stage, done.done, done.total) == ("succeeded", "embedding", 3, 4)
+    assert (done.plan, done.version, done.created, done.error) == ("1 added", "v2", True, None)
+
+
+def test_a_crashed_or_killed_build_fails_its_job_with_the_reason() -> None:
+    crash = "import sys; print('Error: Another build (pid 7) is running'); sys.exit(1)"
+    failed = _wait(jobs := Jobs([sys.executable, "-c", crash]), jobs.start("x").job_id)
+    assert (failed.state, failed.error) == (
+        "failed",
+        "the build exited with 1: Error: Another build (pid 7) is running",
+    )
+    kill = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    killed = _wait(jobs := Jobs([sys.executable, "-c", kill]), jobs.start("x").job_id)
+    assert (killed.state, killed.error) == ("failed", "the build killed by signal 9")
+
+
+def test_requests_while_a_job_runs_share_one_queued_job() -> None:
+    jobs = Jobs([sys.executable, "-c", "import time; time.sleep(0.5); " + BUILD])
+    running = jobs.request("uploaded a.txt")
+    queued = jobs.request("uploaded b.txt")
+    again = jobs.request("deleted c.txt")
+    assert (running.state, queued.state) == ("running", "queued")
+    assert again.job_id == queued.job_id
+    assert again.reason == "uploaded b.txt; deleted c.txt"
+    assert _wait(jobs, running.job_id).state == "succeeded"
+    assert _wait(jobs, queued.job_id).state == "succeeded"
