@@ -66,6 +66,8 @@ class BuildPlan:
     embed_hashes: list[str]
     skipped: list[SkippedFile]
     files: list[FileState]
+    # The files the base generation skipped: a change there needs a new generation too.
+    base_skipped: list[SkippedFile] = field(default_factory=list)
     # Vectors already known (from the base generation or the cache), by embed hash.
     known: dict[str, Vectors] = field(repr=False, default_factory=dict)
 
@@ -81,8 +83,13 @@ class BuildPlan:
 
     @property
     def is_empty(self) -> bool:
-        "True when nothing changed since the base generation"
-        return self.base_version is not None and not (self.added or self.changed or self.removed)
+        "True when the base generation already holds exactly what this build would write"
+        return (
+            self.base_version is not None
+            and not (self.added or self.changed or self.removed)
+            and self.to_embed == 0
+            and self.skipped == self.base_skipped
+        )
 
     def summary(self) -> str:
         """One line: `3 added, 1 changed, 2 removed, 412 chunks reused, 9 to embed`."""
@@ -153,6 +160,7 @@ def plan_build(
                 if chunk.document_id in ids:
                     kept_chunks.setdefault(chunk.document_id, []).append((chunk, embed_hash))
         base_version = base.version if base else None
+        base_skipped = base.skipped() if base else []
     finally:
         if base is not None:
             base.close()
@@ -175,6 +183,9 @@ def plan_build(
         except UnreadableDocument as error:
             skipped.append(SkippedFile(file.source, str(error)))
             continue
+        if file.source in same:
+            # Unchanged, yet not a document of the base: it was skipped and reads now.
+            changed.append(file.source)
         documents.append(document)
         for chunk in chunk_document(
             document, embedder, chunk_tokens, overlap_tokens, embedder.max_tokens
@@ -197,9 +208,11 @@ def plan_build(
                 known.update(cache.get(missing))
             finally:
                 cache.close()
+    changed.sort()
     return BuildPlan(
-        base_version, added, changed, removed, documents, chunks, hashes, skipped, states, known
-    )
+        base_version, added, changed, removed, documents, chunks, hashes, skipped, states,
+        base_skipped, known,
+    )  # fmt: skip
 
 
 def build_index(
@@ -233,7 +246,8 @@ def build_index(
         log(summary)
         if not plan.documents:
             raise EmptyCorpus(f"No readable documents in {corpus_dir}")
-        if plan.is_empty and not full and plan.base_version is not None:
+        # is_empty holds only with a base; the test again is for mypy.
+        if plan.is_empty and plan.base_version is not None:
             return BuildReport(
                 plan.base_version, len(plan.documents), len(plan.chunks), plan.skipped,
                 time.perf_counter() - started, summary, created=False,

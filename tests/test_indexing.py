@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from service import indexing
 from service.cli import main
 from service.embedding import Embedder
-from service.errors import BuildLocked, IndexCorrupt
+from service.errors import BuildLocked, IndexCorrupt, UnreadableDocument
 from service.indexing import build_index, corpus_changes, plan_build, roll_back
+from service.models import Document
 from service.search import Searcher
 from service.store import (
     CURRENT,
@@ -226,3 +228,32 @@ def test_dry_run_prints_the_plan_and_builds_nothing(
         "  - owls.txt",
     ]
     assert [m.version for m in list_generations(index)] == [first]
+
+
+def test_a_skipped_file_that_reads_now_is_indexed_though_its_mtime_is_the_same(
+    write_corpus: WriteFiles,
+    tmp_path: Path,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    corpus = write_corpus(CORPUS)
+    index = tmp_path / "index"
+    real_load = indexing.load_document
+
+    def refuse_owls(path: Path, source: str) -> Document:
+        # A reader that could not read owls.txt then (a permission, a missing parser).
+        if source == "owls.txt":
+            raise UnreadableDocument("cannot read owls.txt for now")
+        return real_load(path, source)
+
+    monkeypatch.setattr(indexing, "load_document", refuse_owls)
+    first = build_index(corpus, index, embedder)
+    assert [s.source for s in first.skipped] == ["owls.txt"]
+    monkeypatch.setattr(indexing, "load_document", real_load)
+
+    plan = plan_build(corpus, index, embedder)
+    assert (plan.added, plan.changed, plan.removed, plan.skipped) == ([], ["owls.txt"], [], [])
+    second = build_index(corpus, index, embedder)
+    assert (second.created, second.documents, second.skipped) == (True, 3, [])
+    hit = Searcher.open(embedder, index).search("Which bird hunts by sound?", 1).passages[0]
+    assert hit.citation.source == "owls.txt"
