@@ -36,7 +36,6 @@ from service.store import (
     new_version,
     prune_generations,
     remove_generation,
-    remove_leftovers,
     switch_current,
     verify_generation,
     write_generation,
@@ -235,7 +234,7 @@ def build_index(
     """
     started = time.perf_counter()
     with BuildLock(index_dir) as lock:
-        for version in remove_leftovers(index_dir, lock.abandoned):
+        for version in lock.removed:
             log(f"removed generation {version}, left by a build that did not finish")
         plan = plan_build(
             corpus_dir, index_dir, embedder, chunk_tokens, overlap_tokens, full, progress

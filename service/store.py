@@ -169,7 +169,7 @@ def prune_generations(index_dir: Path, keep: int) -> list[str]:
 
 
 def remove_leftovers(index_dir: Path, abandoned: str | None) -> list[str]:
-    """Remove what dead builds left behind; only call while holding the BuildLock.
+    """Remove what dead builds left behind; BuildLock calls it for every holder.
 
     That is the generation a dead build's lock record names unless it became current,
     and any generation folder without its manifest (only a lock holder writes one).
@@ -433,13 +433,14 @@ class BuildLock:
     """An exclusive lock on an index root; the OS drops it if the build dies.
 
     The lock file holds `<pid> [<version>]`: the holder and the generation it is writing.
-    A clean exit empties it, so a record found on entry was left by a dead build, and
-    `abandoned` names the generation that build may have left half-written.
+    A clean exit empties it, so a record found on entry was left by a dead build. Every
+    holder (a build, a rollback) removes that build's leftovers on entry, before its own
+    record replaces the dead one; `removed` lists the versions removed.
     """
 
     def __init__(self, index_dir: Path) -> None:
         self.path = index_dir / "build.lock"
-        self.abandoned: str | None = None
+        self.removed: list[str] = []
         self._handle: Any = None
 
     def __enter__(self) -> "BuildLock":
@@ -454,11 +455,20 @@ class BuildLock:
             raise BuildLocked(
                 f"Another build (pid {holder}) is running on {self.path.parent}"
             ) from error
-        handle.seek(0)
-        record = handle.read().split()
-        self.abandoned = record[1] if len(record) > 1 else None
         self._handle = handle
-        self._record(str(os.getpid()))
+        try:
+            handle.seek(0)
+            record = handle.read().split()
+            # Cleaned up before the record is overwritten: a holder killed meanwhile
+            # leaves the record for the next one.
+            self.removed = remove_leftovers(self.path.parent, record[1] if record[1:] else None)
+            self._record(str(os.getpid()))
+        except BaseException:
+            # Released with the dead record kept, for the next holder to clean up.
+            self._handle = None
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+            raise
         return self
 
     def claim(self, version: str) -> None:

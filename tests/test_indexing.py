@@ -257,3 +257,20 @@ def test_a_skipped_file_that_reads_now_is_indexed_though_its_mtime_is_the_same(
     assert (second.created, second.documents, second.skipped) == (True, 3, [])
     hit = Searcher.open(embedder, index).search("Which bird hunts by sound?", 1).passages[0]
     assert hit.citation.source == "owls.txt"
+
+
+def test_a_rollback_removes_what_a_dead_build_left(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = write_corpus(CORPUS)
+    index = tmp_path / "index"
+    first = build_index(corpus, index, embedder)
+    (corpus / "cats.txt").write_text("A cat's purr runs at twenty-five to fifty hertz.")
+    second = build_index(corpus, index, embedder)
+    # A build killed after writing its generation, before switching CURRENT.
+    shutil.copytree(generation_dir(index, second.version), generation_dir(index, "20990101T0Z"))
+    (index / "build.lock").write_text("999999 20990101T0Z")
+
+    assert roll_back(index) == first.version
+    assert [m.version for m in list_generations(index)] == [first.version, second.version]
+    assert (index / "build.lock").read_text() == ""
