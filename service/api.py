@@ -14,12 +14,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as FormFile
 
 from service import __version__
 from service.config import Settings
@@ -41,7 +43,13 @@ from service.live import LiveSearcher
 from service.models import SearchResult
 from service.search import MAX_K, MAX_QUESTION_CHARS, Searcher, validate_question
 from service.store import DocumentInfo
-from service.uploads import Upload, remove_document, save_uploads
+from service.uploads import (
+    MAX_BATCH_FILES,
+    Upload,
+    check_request_size,
+    remove_document,
+    save_uploads,
+)
 from service.watching import watch_corpus
 
 logger = logging.getLogger(__name__)
@@ -227,6 +235,23 @@ _STATUS = {
     FileTooLarge: 413,
 }
 _STATIC_FILES = {"viewer.js": "text/javascript", "herein.css": "text/css"}
+# The upload route reads its own body; this describes it in /docs.
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 def rebuild_command(settings: Settings) -> list[str]:
@@ -449,19 +474,30 @@ def _admin_router(settings: Settings, jobs: Jobs) -> APIRouter:
         include_in_schema=enabled,
     )
 
-    @admin.post("/documents", status_code=202, response_model=UploadOut)
-    def upload_documents(files: list[UploadFile], overwrite: bool = False) -> UploadOut:
+    # The body is parsed in the route, not by FastAPI: that would read it (spooling every
+    # file to disk) before the token is checked.
+    @admin.post("/documents", status_code=202, response_model=UploadOut, openapi_extra=_UPLOAD_BODY)
+    async def upload_documents(request: Request, overwrite: bool = False) -> UploadOut:
         """Add files to the corpus root and start a rebuild (queued behind a running one).
 
         The batch is refused whole, with nothing written, if any file is bad: 400 for a
-        name with a folder, `/`, `\\`, `..` or one resolving outside the corpus, 415 for an
-        unsupported type, 413 over the size cap, 409 for a name that exists (unless
-        `overwrite=true`).
+        name with a folder, `/`, `\\`, `..` or one resolving outside the corpus, or for
+        more than 100 files, 415 for an unsupported type, 413 over the size cap, 409 for a
+        name that exists (unless `overwrite=true`).
         """
-        uploads = [Upload(f.filename or "", f.size or 0, f.file) for f in files]
-        sources = save_uploads(
-            settings.corpus_dir, uploads, settings.max_upload_bytes, overwrite=overwrite
-        )
+        length = request.headers.get("content-length", "")
+        if not length.isdigit():
+            raise HTTPException(411, "Send the upload with a Content-Length header")
+        check_request_size(int(length), settings.max_upload_bytes)
+        async with request.form(max_files=MAX_BATCH_FILES, max_fields=MAX_BATCH_FILES) as form:
+            uploads = [
+                Upload(value.filename or "", value.size or 0, value.file)
+                for value in form.getlist("files")
+                if isinstance(value, FormFile)
+            ]
+            sources = await run_in_threadpool(
+                save_uploads, settings.corpus_dir, uploads, settings.max_upload_bytes, overwrite
+            )
         job = jobs.request(f"uploaded {', '.join(sources)}")
         return UploadOut(sources=sources, job=_job_out(job))
 

@@ -20,6 +20,24 @@ from service.errors import (
     UnsupportedFileType,
 )
 
+# Files one upload request may carry; with the per-file cap this bounds the request body.
+MAX_BATCH_FILES = 100
+# What one multipart part's boundary and headers may add to its file.
+_PART_OVERHEAD = 4096
+
+
+def check_request_size(content_length: int, max_bytes: int) -> None:
+    """Refuse an upload request longer than a full batch of files at the cap can be.
+
+    Raises FileTooLarge; meant to run before the body is read.
+    """
+    limit = MAX_BATCH_FILES * (max_bytes + _PART_OVERHEAD)
+    if content_length > limit:
+        raise FileTooLarge(
+            f"The upload is {content_length} bytes, more than {MAX_BATCH_FILES} files "
+            f"at the cap can be; the cap is {max_bytes} bytes a file"
+        )
+
 
 @dataclass(frozen=True)
 class Upload:

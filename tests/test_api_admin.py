@@ -4,8 +4,10 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 
 from service.api import create_app
@@ -139,3 +141,35 @@ def test_a_second_rebuild_while_one_runs_is_refused_naming_it(
             client.get(f"/v1/index/jobs/{job['job_id']}", headers=headers).json()["state"]
             == "running"
         )
+
+
+@pytest.fixture
+def forms_parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths whose request body was parsed as a form."""
+    parsed: list[str] = []
+    parse = Request.form
+
+    def spy(self: Request, **limits: Any) -> Any:
+        parsed.append(self.url.path)
+        return parse(self, **limits)
+
+    monkeypatch.setattr(Request, "form", spy)
+    return parsed
+
+
+def test_an_upload_is_refused_before_its_body_is_read(
+    admin: TestClient, seed_searcher: Searcher, corpus: Path, forms_parsed: list[str]
+) -> None:
+    files = [("files", ("new.txt", b"fine", "text/plain"))]
+    for headers, status in [({}, 401), ({"Authorization": "Bearer nope"}, 403)]:
+        assert admin.post("/v1/documents", files=files, headers=headers).status_code == status
+    for client in _client(Settings(index_dir=seed_searcher.index.root), seed_searcher):
+        assert client.post("/v1/documents", files=files).status_code == 404
+    assert forms_parsed == []
+    # Over what a whole batch of files at the cap can weigh: refused by its length alone.
+    big = [("files", ("big.txt", b"x" * 1_000_000, "text/plain"))]
+    response = admin.post("/v1/documents", files=big, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 413
+    assert "the cap is 100 bytes" in response.json()["detail"]
+    assert forms_parsed == []
+    assert sorted(os.listdir(corpus)) == ["escape.txt", "kept.txt"]
