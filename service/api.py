@@ -8,7 +8,7 @@ import logging
 import secrets
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -417,7 +417,7 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
             raise HTTPException(404, f"No static file {name!r}")
         return FileResponse(STATIC / name, media_type=_STATIC_FILES[name])
 
-    app.include_router(_admin_router(settings, jobs))
+    app.include_router(_admin_router(settings, jobs, ready_searcher))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -445,7 +445,9 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     return app
 
 
-def _admin_router(settings: Settings, jobs: Jobs) -> APIRouter:
+def _admin_router(
+    settings: Settings, jobs: Jobs, ready_searcher: Callable[[], Iterator[Searcher]]
+) -> APIRouter:
     """Routes that change the corpus or the index. Without HEREIN_ADMIN_TOKEN they answer
     404 to everyone and are left out of the OpenAPI schema, as if they did not exist."""
     enabled = settings.admin_token is not None
@@ -502,9 +504,13 @@ def _admin_router(settings: Settings, jobs: Jobs) -> APIRouter:
         return UploadOut(sources=sources, job=_job_out(job))
 
     @admin.delete("/documents/{document_id:path}", status_code=202, response_model=JobOut)
-    def delete_document(document_id: str) -> JobOut:
-        """Remove a document's file from the corpus and start a rebuild."""
-        remove_document(settings.corpus_dir, document_id)
+    def delete_document(
+        document_id: str, searcher: Annotated[Searcher, Depends(ready_searcher)]
+    ) -> JobOut:
+        """Remove a document of the index in use from the corpus and start a rebuild."""
+        # Only what the index holds: never a hidden file, another type or a partial upload.
+        info, _ = searcher.index.document(document_id)
+        remove_document(settings.corpus_dir, info.source)
         return _job_out(jobs.request(f"deleted {document_id}"))
 
     @admin.post(

@@ -173,3 +173,21 @@ def test_an_upload_is_refused_before_its_body_is_read(
     assert "the cap is 100 bytes" in response.json()["detail"]
     assert forms_parsed == []
     assert sorted(os.listdir(corpus)) == ["escape.txt", "kept.txt"]
+
+
+def test_only_documents_of_the_current_generation_can_be_deleted(
+    admin: TestClient, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "service.api.rebuild_command", lambda settings: [sys.executable, "-c", "pass"]
+    )
+    indexed = "wallonia-industrial-policy.txt"  # a document of the seed index
+    names = [".hidden.txt", "photo.png", ".new.txt.upload", "notindexed.txt", indexed]
+    for name in names:
+        (corpus / name).write_text("x")
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    for name in [*names[:-1], "kept.txt", "x" * 300 + ".txt"]:
+        response = admin.delete(f"/v1/documents/{name}", headers=headers)
+        assert (name, response.status_code) == (name, 404)
+    assert admin.delete(f"/v1/documents/{indexed}", headers=headers).status_code == 202
+    assert sorted(os.listdir(corpus)) == sorted(["escape.txt", "kept.txt", *names[:-1]])
