@@ -1,11 +1,13 @@
 """Files added to or removed from the corpus over HTTP, checked before anything is written.
 
 A batch is all or nothing: every file is checked first (name, type, size, collisions),
-and only then written, each to a hidden temporary name and renamed into place.
+and only then written, each to its own hidden temporary name, and linked into place.
 """
 
 import os
 import shutil
+import tempfile
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,30 +55,63 @@ def save_uploads(
 ) -> list[str]:
     """Write the files into the corpus root; the sources written, in order.
 
-    Raises an UploadRefused error for the first bad file, with nothing written.
+    Raises an UploadRefused error for the first bad file, with nothing written; a batch
+    that fails while its files are moved into place is undone.
     """
     if not uploads:
         raise BadFileName("No files in the upload")
     targets = [_target(corpus_dir, upload, max_bytes, overwrite) for upload in uploads]
-    names = [upload.name for upload in uploads]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise BadFileName(f"The batch names {duplicates[0]!r} more than once")
-    written: list[Path] = []
+    # One name to the filesystems that fold case or Unicode forms (macOS, Windows).
+    keys = [unicodedata.normalize("NFC", upload.name).casefold() for upload in uploads]
+    for upload, key in zip(uploads, keys, strict=True):
+        if keys.count(key) > 1:
+            raise BadFileName(f"The batch names {upload.name!r} more than once (ignoring case)")
+    temporaries: list[Path] = []
+    placed: list[tuple[Path, Path | None]] = []
     try:
-        for upload, target in zip(uploads, targets, strict=True):
-            # Hidden while partial: the corpus scan and the watcher ignore dot-names.
-            temporary = target.with_name(f".{target.name}.upload")
-            upload.content.seek(0)
-            with open(temporary, "wb") as handle:
-                shutil.copyfileobj(upload.content, handle)
-            written.append(temporary)
-        for temporary, target in zip(written, targets, strict=True):
-            os.replace(temporary, target)
+        for upload in uploads:
+            # Hidden while partial (the corpus scan and the watcher ignore dot-names), and
+            # unique, so uploads running at once never write into each other's file.
+            handle, name = tempfile.mkstemp(dir=corpus_dir, prefix=".", suffix=".upload")
+            temporaries.append(Path(name))
+            with os.fdopen(handle, "wb") as file:
+                upload.content.seek(0)
+                shutil.copyfileobj(upload.content, file)
+        for temporary, target in zip(temporaries, targets, strict=True):
+            placed.append((target, _place(temporary, target, overwrite)))
+    except BaseException:
+        for target, replaced in reversed(placed):
+            if replaced is None:
+                target.unlink(missing_ok=True)
+            else:
+                os.replace(replaced, target)
+        raise
     finally:
-        for temporary in written:
+        for temporary in temporaries:
             temporary.unlink(missing_ok=True)
-    return names
+        for _, replaced in placed:
+            if replaced is not None:
+                replaced.unlink(missing_ok=True)
+    return [upload.name for upload in uploads]
+
+
+def _place(temporary: Path, target: Path, overwrite: bool) -> Path | None:
+    """Move a written file into place; returns a link to the file it replaced, if any."""
+    if not overwrite:
+        try:
+            # Unlike a rename, a link fails when the name was taken since it was checked.
+            os.link(temporary, target)
+        except FileExistsError:
+            raise FileExists(
+                f"{target.name!r} is already in the corpus; pass ?overwrite=true to replace it"
+            ) from None
+        return None
+    replaced = None
+    if os.path.lexists(target):
+        replaced = temporary.with_name(f"{temporary.name}.replaced")
+        os.link(target, replaced, follow_symlinks=False)
+    os.replace(temporary, target)
+    return replaced
 
 
 def remove_document(corpus_dir: Path, source: str) -> None:

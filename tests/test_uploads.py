@@ -1,0 +1,87 @@
+"""Writing uploads into the corpus: unique temp names, no overwrite races, all or nothing."""
+
+import io
+import os
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from service.errors import BadFileName, FileExists
+from service.uploads import Upload, save_uploads
+
+
+class _Racing(io.BytesIO):
+    """File content that runs `meanwhile` on its first read: another writer mid-upload."""
+
+    def __init__(self, content: bytes, meanwhile: Callable[[], object]) -> None:
+        super().__init__(content)
+        self._meanwhile: Callable[[], object] | None = meanwhile
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self._meanwhile is not None:
+            meanwhile, self._meanwhile = self._meanwhile, None
+            meanwhile()
+        return super().read(size)
+
+
+def _upload(name: str, content: bytes | io.BytesIO) -> Upload:
+    stream = content if isinstance(content, io.BytesIO) else io.BytesIO(content)
+    return Upload(name, len(stream.getvalue()), stream)
+
+
+def _files(corpus: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(corpus.iterdir())}
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "kept.txt").write_bytes(b"kept")
+    return folder
+
+
+def test_two_uploads_of_one_name_at_once_never_mix(corpus: Path) -> None:
+    def other() -> None:
+        save_uploads(corpus, [_upload("new.txt", b"other")], 100, overwrite=True)
+
+    save_uploads(corpus, [_upload("new.txt", _Racing(b"mine", other))], 100, overwrite=True)
+    assert _files(corpus) == {"kept.txt": b"kept", "new.txt": b"mine"}
+
+
+def test_a_name_taken_while_uploading_is_refused_and_the_batch_undone(corpus: Path) -> None:
+    def other() -> None:
+        (corpus / "b.txt").write_bytes(b"other")
+
+    batch = [_upload("a.txt", b"a"), _upload("b.txt", _Racing(b"b", other))]
+    with pytest.raises(FileExists, match=r"'b\.txt' is already in the corpus"):
+        save_uploads(corpus, batch, 100)
+    assert _files(corpus) == {"b.txt": b"other", "kept.txt": b"kept"}
+
+
+def test_an_overwriting_batch_that_fails_restores_what_it_replaced(corpus: Path) -> None:
+    def other() -> None:
+        (corpus / "new.txt").mkdir()  # moving the second file into place fails
+
+    batch = [_upload("kept.txt", b"replaced"), _upload("new.txt", _Racing(b"n", other))]
+    with pytest.raises(OSError):
+        save_uploads(corpus, batch, 100, overwrite=True)
+    assert sorted(os.listdir(corpus)) == ["kept.txt", "new.txt"]
+    assert (corpus / "kept.txt").read_bytes() == b"kept"
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["Notes.txt", "notes.TXT"],
+        [unicodedata.normalize("NFC", "café.txt"), unicodedata.normalize("NFD", "café.txt")],
+    ],
+)
+def test_names_equal_but_for_case_or_unicode_form_are_one_name(
+    corpus: Path, names: list[str]
+) -> None:
+    with pytest.raises(BadFileName, match="more than once"):
+        save_uploads(corpus, [_upload(name, b"x") for name in names], 100)
+    assert _files(corpus) == {"kept.txt": b"kept"}
