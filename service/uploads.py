@@ -26,6 +26,8 @@ from service.errors import (
 MAX_BATCH_FILES = 100
 # What one multipart part's boundary and headers may add to its file.
 _PART_OVERHEAD = 4096
+# The longest file name, in bytes, that common filesystems (ext4, xfs, apfs) take.
+_NAME_MAX = 255
 
 
 def check_request_size(content_length: int, max_bytes: int) -> None:
@@ -134,6 +136,8 @@ def _target(corpus_dir: Path, upload: Upload, max_bytes: int, overwrite: bool) -
         or any(mark in name for mark in ("/", "\\", "..", "\0"))
     ):
         raise BadFileName(f"Bad file name {name!r}: give a plain name, no folders or dot-names")
+    if len(os.fsencode(name)) > _NAME_MAX:
+        raise BadFileName(f"File name {name!r} is too long: at most {_NAME_MAX} bytes")
     suffix = Path(name).suffix.lower()
     if suffix not in CONTENT_TYPES:
         raise UnsupportedFileType(

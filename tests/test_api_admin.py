@@ -87,6 +87,8 @@ def test_admin_routes_need_the_right_token(admin: TestClient) -> None:
         ([("new.txt", b"fine"), ("escape.txt", b"x")], "?overwrite=true", 400, "outside"),
         ([("new.txt", b"fine"), ("kept.txt", b"x")], "", 409, "already in the corpus"),
         ([("new.txt", b"fine"), ("new.txt", b"again")], "", 400, "more than once"),
+        ([("new.txt", b"fine"), ("x" * 252 + ".txt", b"x")], "", 400, "is too long"),
+        ([("new.txt", b"fine"), ("é" * 126 + ".txt", b"x")], "", 400, "is too long"),
     ],
 )
 def test_a_bad_file_refuses_the_whole_batch_with_nothing_written(
@@ -191,3 +193,19 @@ def test_only_documents_of_the_current_generation_can_be_deleted(
         assert (name, response.status_code) == (name, 404)
     assert admin.delete(f"/v1/documents/{indexed}", headers=headers).status_code == 202
     assert sorted(os.listdir(corpus)) == sorted(["escape.txt", "kept.txt", *names[:-1]])
+
+
+def test_a_name_of_the_longest_length_the_filesystem_takes_is_written(
+    admin: TestClient, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "service.api.rebuild_command", lambda settings: [sys.executable, "-c", "pass"]
+    )
+    name = "x" * 251 + ".txt"  # 255 bytes
+    response = admin.post(
+        "/v1/documents",
+        files=[("files", (name, b"long", "text/plain"))],
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status_code == 202, response.text
+    assert (corpus / name).read_bytes() == b"long"
