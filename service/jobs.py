@@ -112,6 +112,8 @@ class Jobs:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
+                # A build's output is the user's file names and messages: any bytes.
+                errors="replace",
             )
         except OSError as error:
             self._finish(job.job_id, f"cannot start the build: {error}", None)
@@ -122,38 +124,47 @@ class Jobs:
     def _follow(self, job_id: str, process: subprocess.Popen[str]) -> None:
         last_message = ""
         outcome: dict[str, object] = {}
-        lines: Iterable[str] = process.stdout if process.stdout is not None else []
-        for line in lines:
-            line = line.strip()
-            try:
-                record = json.loads(line) if line.startswith("{") else None
-            except ValueError:
-                record = None
-            if not isinstance(record, dict):
-                if line:
-                    last_message = line
-                continue
+        failure: str | None = None
+        try:
+            lines: Iterable[str] = process.stdout if process.stdout is not None else []
+            for line in lines:
+                line = line.strip()
+                try:
+                    record = json.loads(line) if line.startswith("{") else None
+                except ValueError:
+                    record = None
+                if not isinstance(record, dict):
+                    if line:
+                        last_message = line
+                    continue
+                with self._lock:
+                    job = self._jobs[job_id]
+                    if "stage" in record:
+                        job = replace(
+                            job, stage=record["stage"], done=record["done"], total=record["total"]
+                        )
+                    else:
+                        outcome = record
+                    self._jobs[job_id] = job
+        except Exception as problem:
+            # Whatever goes wrong here, the job must end and the child be reaped, or the
+            # job stays "running" and every later rebuild gets a 409.
+            failure = f"following the build failed: {type(problem).__name__}: {problem}"
+            logger.exception("following rebuild job %s failed", job_id)
+            process.kill()
+        finally:
+            code = process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+            error = failure
+            if error is None and (code != 0 or not outcome):
+                reason = f"killed by signal {-code}" if code < 0 else f"exited with {code}"
+                error = f"the build {reason}" + (f": {last_message}" if last_message else "")
             with self._lock:
-                job = self._jobs[job_id]
-                if "stage" in record:
-                    job = replace(
-                        job, stage=record["stage"], done=record["done"], total=record["total"]
-                    )
-                else:
-                    outcome = record
-                self._jobs[job_id] = job
-        code = process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-        error = None
-        if code != 0 or not outcome:
-            reason = f"killed by signal {-code}" if code < 0 else f"exited with {code}"
-            error = f"the build {reason}" + (f": {last_message}" if last_message else "")
-        with self._lock:
-            self._finish(job_id, error, outcome)
-            queued, self._queued = self._queued, None
-            if queued is not None and not self._closed:
-                self._launch(self._jobs[queued])
+                self._finish(job_id, error, outcome)
+                queued, self._queued = self._queued, None
+                if queued is not None and not self._closed:
+                    self._launch(self._jobs[queued])
 
     def _finish(self, job_id: str, error: str | None, outcome: dict[str, object] | None) -> None:
         # Called with the lock held.

@@ -49,3 +49,22 @@ def test_requests_while_a_job_runs_share_one_queued_job() -> None:
     assert again.reason == "uploaded b.txt; deleted c.txt"
     assert _wait(jobs, running.job_id).state == "succeeded"
     assert _wait(jobs, queued.job_id).state == "succeeded"
+
+
+def test_output_that_is_not_utf8_does_not_stop_following_the_build() -> None:
+    noisy = "import sys; sys.stdout.buffer.write(b'caf\\xe9 \\xff\\n'); sys.stdout.flush()\n"
+    jobs = Jobs([sys.executable, "-c", noisy + BUILD])
+    done = _wait(jobs, jobs.start("requested").job_id)
+    assert (done.state, done.version, done.error) == ("succeeded", "v2", None)
+
+
+def test_a_build_whose_output_cannot_be_followed_fails_and_frees_the_next() -> None:
+    broken = 'print(\'{"stage": "embedding"}\', flush=True); import time; time.sleep(30)'
+    jobs = Jobs([sys.executable, "-c", broken])
+    started = time.monotonic()
+    failed = _wait(jobs, jobs.start("requested").job_id)
+    assert failed.state == "failed"
+    assert failed.error == "following the build failed: KeyError: 'done'"
+    assert time.monotonic() - started < 20
+    assert jobs.start("again").state == "running"
+    jobs.close()
