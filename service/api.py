@@ -206,18 +206,29 @@ class _State:
         self.stop = threading.Event()
 
     def load(self, settings: Settings) -> None:
-        try:
-            searcher = Searcher.open(Embedder.load(settings.model), settings.index_dir)
-        except HereinError as error:
-            self.error = str(error)
-            logger.error("index not loaded: %s", error)
-            return
-        except Exception as error:  # anything else must not leave /readyz "loading" forever
-            self.error = f"Loading the index failed: {error}"
-            logger.exception("index not loaded")
-            return
-        self.live = LiveSearcher(searcher)
-        self.follow(settings)
+        """Load the model and index, retrying every reload interval until the index loads
+        (a server may start before the first build), then follow CURRENT."""
+        embedder: Embedder | None = None
+        while not self.stop.is_set():
+            try:
+                embedder = embedder or Embedder.load(settings.model)
+                searcher = Searcher.open(embedder, settings.index_dir)
+            except HereinError as error:
+                self._failed(str(error))
+            except Exception as error:  # anything else must not leave /readyz "loading" forever
+                self._failed(f"Loading the index failed: {error}", trace=True)
+            else:
+                self.live = LiveSearcher(searcher)
+                self.error = None
+                self.follow(settings)
+                return
+            self.stop.wait(settings.reload_seconds)
+
+    def _failed(self, error: str, trace: bool = False) -> None:
+        # Logged once, not at every retry.
+        if error != self.error:
+            logger.error("index not loaded: %s", error, exc_info=trace)
+        self.error = error
 
     def follow(self, settings: Settings) -> None:
         if self.live is not None:

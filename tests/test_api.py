@@ -203,6 +203,28 @@ def test_readyz_is_503_until_an_index_loads(tmp_path: Path) -> None:
         assert "run `herein build` first" in body["detail"]
 
 
+def test_a_server_started_before_the_first_build_serves_it_once_it_appears(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("service.api.Embedder.load", lambda model: embedder)
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "soil.txt").write_text("Compost improves clay soil.")
+    settings = Settings(corpus_dir=corpus, index_dir=index, reload_seconds=0.1)
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 10
+        while client.get("/readyz").json()["status"] == "loading":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert client.get("/readyz").json()["status"] == "error"
+        version = build_index(corpus, index, embedder).version
+        deadline = time.monotonic() + 10
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, client.get("/readyz").json()
+            time.sleep(0.05)
+        assert client.get("/readyz").json()["index_version"] == version
+
+
 # The widget's side of the API: history, CORS, static pages.
 
 QUESTION = "When did Wallonia adopt the Marshall Plan?"
