@@ -289,7 +289,8 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         if settings.watch:
             threading.Thread(
                 target=watch_corpus,
-                args=(settings.corpus_dir, _on_corpus_change, state.stop, settings.watch_quiet_ms),
+                args=(settings.corpus_dir, _on_corpus_change, state.stop),
+                kwargs={"quiet_ms": settings.watch_quiet_ms, "ignore": [settings.index_dir]},
                 daemon=True,
             ).start()
         yield
