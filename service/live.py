@@ -13,7 +13,7 @@ from pathlib import Path
 
 from service.errors import HereinError
 from service.search import Searcher
-from service.store import CURRENT, Index
+from service.store import Index, current_version
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +65,10 @@ class LiveSearcher:
         A generation that fails to open is logged once and the old one kept.
         """
         try:
-            version = (self.index_dir / CURRENT).read_text(encoding="utf-8").strip()
-        except OSError:
+            version = current_version(self.index_dir)
+        except (HereinError, OSError):
             return False
-        if not version or version == self.version or version == self._failed:
+        if version == self.version or version == self._failed:
             return False
         try:
             index = Index.open(self.index_dir, version)
