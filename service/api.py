@@ -338,15 +338,8 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     def require_api_key(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> None:
-        if settings.api_key is None:
-            return
-        given = credentials.credentials if credentials else ""
-        if not secrets.compare_digest(given.encode(), settings.api_key.encode()):
-            raise HTTPException(
-                401,
-                "Missing or wrong API key: send `Authorization: Bearer <HEREIN_API_KEY>`",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        if settings.api_key is not None:
+            _check_bearer(credentials, settings.api_key, "API key", "HEREIN_API_KEY", wrong=401)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
     Ready = Annotated[Searcher, Depends(ready_searcher)]
@@ -470,16 +463,9 @@ def _admin_router(
     ) -> None:
         if settings.admin_token is None:
             raise HTTPException(404, "Not Found")
-        if credentials is None:
-            raise HTTPException(
-                401,
-                "Admin route: send `Authorization: Bearer <HEREIN_ADMIN_TOKEN>`",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if not secrets.compare_digest(
-            credentials.credentials.encode(), settings.admin_token.encode()
-        ):
-            raise HTTPException(403, "Wrong admin token")
+        _check_bearer(
+            credentials, settings.admin_token, "admin token", "HEREIN_ADMIN_TOKEN", wrong=403
+        )
 
     admin = APIRouter(
         prefix="/v1",
@@ -541,6 +527,30 @@ def _admin_router(
         return _job_out(jobs.get(job_id))
 
     return admin
+
+
+def _check_bearer(
+    credentials: HTTPAuthorizationCredentials | None,
+    token: str,
+    what: str,
+    setting: str,
+    wrong: int,
+) -> None:
+    """Return when the bearer token is `token` (compared in constant time); otherwise
+    raise 401 without a token, and `wrong` (401 or 403) with another one."""
+    if credentials is None:
+        status, problem = 401, f"Missing {what}"
+    elif secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+        return
+    else:
+        status, problem = wrong, f"Wrong {what}"
+    if status == 401:
+        raise HTTPException(
+            401,
+            f"{problem}: send `Authorization: Bearer <{setting}>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    raise HTTPException(status, problem)
 
 
 def _job_out(job: Job) -> JobOut:
