@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from service.chunking import embed_prefix
 from service.embedding import Embedder, Vectors
 from service.errors import InvalidQuery, ModelMismatch
 from service.followup import search_text, validate_history
@@ -82,7 +83,7 @@ class Searcher:
         spans: list[tuple[Highlight, ...]] = [() for _ in chosen]
         shown = chosen[:HIGHLIGHTED]
         for i, (chunk, ((s, e), cosine)) in enumerate(
-            zip(shown, best_sentences(vector, [c.text for c in shown], self.embedder), strict=True)
+            zip(shown, self._best_sentences(question, vector, shown), strict=True)
         ):
             if e > s:
                 spans[i] = (Highlight(chunk.citation.start + s, chunk.citation.start + e),)
@@ -100,6 +101,13 @@ class Searcher:
         found = any(p.confidence >= self.retrieval.answer_threshold for p in passages[:HIGHLIGHTED])
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResult(question, passages, self.index.version, round(took_ms, 2), found)
+
+    def _best_sentences(
+        self, question: str, vector: Vectors, chunks: list[StoredChunk]
+    ) -> list[tuple[tuple[int, int], float]]:
+        contexts = [embed_prefix(c.citation.title, c.citation.heading) for c in chunks]
+        texts = [chunk.text for chunk in chunks]
+        return best_sentences(question, vector, texts, contexts, self.embedder)
 
     def _rank(
         self, question: str, vector: Vectors, depth: int, allowed: list[int] | None
