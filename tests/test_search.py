@@ -1,5 +1,6 @@
 """Search: overlap dedup, sources scoping, answer_found, safe keyword queries."""
 
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -38,10 +39,10 @@ def test_overlapping_windows_never_show_a_sentence_twice(
     build_index(corpus, tmp_path / "index", embedder, chunk_tokens=64, overlap_tokens=24)
     searcher = Searcher.open(embedder, tmp_path / "index")
     raw = searcher.index.chunks(list(range(searcher.index.manifest.chunks)))
-    assert any(a.citation.end > b.citation.start for a, b in zip(raw, raw[1:], strict=False))
+    assert any(a.citation.end > b.citation.start for a, b in itertools.pairwise(raw))
     passages = searcher.search("How often is pump 12 checked?", 10).passages
     spans = sorted((p.citation.start, p.citation.end) for p in passages)
-    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:], strict=False))
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
     assert "Pump 12 in hall 0" in passages[0].text
 
 
