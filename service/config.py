@@ -36,9 +36,9 @@ class Settings(BaseSettings):
     # Ranking: dense (cosine), keyword (BM25) or both fused; see README "How ranking works".
     retrieval: Literal["hybrid", "dense", "keyword"] = "hybrid"
     fusion: Literal["weighted", "rrf"] = "weighted"
-    dense_weight: float = Field(0.5, ge=0, le=1)
-    rrf_k: int = Field(60, ge=0)
-    candidates: int = Field(100, ge=1, le=1000)
+    dense_weight: float = Field(default=0.5, ge=0, le=1)
+    rrf_k: int = Field(default=60, ge=0)
+    candidates: int = Field(default=100, ge=1, le=1000)
     # `answer_found` is true when the best passage's confidence (its cosine similarity
     # with the question) reaches this.
     answer_threshold: float = 0.5
