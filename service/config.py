@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # `answer_found` is true when the best passage's confidence (its cosine similarity
     # with the question) reaches this.
     answer_threshold: float = 0.5
+    # Re-order the highlighted passages by score + this x their best sentence's cosine.
+    rescore_weight: float = Field(default=0.0, ge=0)
     # Where `herein eval` keeps the indexes it builds, one folder per corpus and settings.
     eval_cache_dir: Path = Path(".bench")
     # Generations kept on disk for `herein rollback`, the current one always among them.
@@ -77,4 +79,5 @@ class Settings(BaseSettings):
             rrf_k=self.rrf_k,
             candidates=self.candidates,
             answer_threshold=self.answer_threshold,
+            rescore_weight=self.rescore_weight,
         )

@@ -121,6 +121,9 @@ class Retrieval:
     candidates: int = 100
     # `answer_found` when the best passage's confidence reaches this.
     answer_threshold: float = 0.5
+    # Second stage: the first passages (those highlighted) are re-ordered by their score
+    # plus this times their best sentence's cosine. 0 keeps the first-stage order.
+    rescore_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in ("hybrid", "dense", "keyword"):
@@ -129,5 +132,7 @@ class Retrieval:
             raise ValueError(f"fusion ({self.fusion!r}) must be weighted or rrf")
         if not 0 <= self.dense_weight <= 1:
             raise ValueError(f"dense_weight ({self.dense_weight}) must be between 0 and 1")
+        if self.rescore_weight < 0:
+            raise ValueError(f"rescore_weight ({self.rescore_weight}) must not be negative")
         if self.candidates < 1:
             raise ValueError(f"candidates ({self.candidates}) must be at least 1")

@@ -79,6 +79,8 @@ class Searcher:
         chosen = self._distinct(ranked, k)
         missing = [chunk.row for chunk in chosen if chunk.row not in cosines]
         cosines.update(zip(missing, self.index.similarities(vector, missing), strict=True))
+        scores = dict(ranked)
+        ranking = [scores[chunk.row] for chunk in chosen]
         confidences = [cosines[chunk.row] for chunk in chosen]
         spans: list[tuple[Highlight, ...]] = [() for _ in chosen]
         shown = chosen[:HIGHLIGHTED]
@@ -88,15 +90,16 @@ class Searcher:
             if e > s:
                 spans[i] = (Highlight(chunk.citation.start + s, chunk.citation.start + e),)
             confidences[i] = max(confidences[i], cosine)
-        scores = dict(ranked)
+            ranking[i] += self.retrieval.rescore_weight * cosine
+        order = sorted(range(len(shown)), key=lambda i: -ranking[i]) + list(
+            range(len(shown), len(chosen))
+        )
         passages = [
             Passage(
-                rank, round(scores[chunk.row], 4), chunk.chunk_id, chunk.text, chunk.citation,
-                confidence=round(confidence, 4), highlights=highlights,
+                rank, round(ranking[i], 4), chosen[i].chunk_id, chosen[i].text,
+                chosen[i].citation, confidence=round(confidences[i], 4), highlights=spans[i],
             )
-            for rank, (chunk, confidence, highlights) in enumerate(
-                zip(chosen, confidences, spans, strict=True), start=1
-            )
+            for rank, i in enumerate(order, start=1)
         ]  # fmt: skip
         found = any(p.confidence >= self.retrieval.answer_threshold for p in passages[:HIGHLIGHTED])
         took_ms = (time.perf_counter() - started) * 1000

@@ -96,6 +96,15 @@ def test_every_mode_returns_the_same_shape(multidoc_index: Path, embedder: Embed
             assert "60 euros per day abroad" in result.passages[0].text
 
 
+def test_rescoring_reorders_by_score_and_keeps_the_answer_first(
+    multidoc_index: Path, embedder: Embedder
+) -> None:
+    searcher = Searcher.open(embedder, multidoc_index, Retrieval(rescore_weight=0.5))
+    passages = searcher.search("What is the daily allowance abroad?", 5).passages
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    assert "60 euros per day abroad" in passages[0].text
+
+
 def test_index_without_keyword_table_falls_back_to_dense(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
 ) -> None:
