@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # `answer_found` is true when the best passage's confidence (its cosine similarity
     # with the question) reaches this.
     answer_threshold: float = 0.5
+    # Passages (from the first) that get a highlight and a sentence-level confidence.
+    highlighted: int = Field(default=5, ge=0, le=50)
     # Re-order the highlighted passages by score + this x their best sentence's cosine.
     rescore_weight: float = Field(default=0.0, ge=0)
     # Where `herein eval` keeps the indexes it builds, one folder per corpus and settings.
@@ -79,5 +81,6 @@ class Settings(BaseSettings):
             rrf_k=self.rrf_k,
             candidates=self.candidates,
             answer_threshold=self.answer_threshold,
+            highlighted=self.highlighted,
             rescore_weight=self.rescore_weight,
         )

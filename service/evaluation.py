@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote
 from service.embedding import Embedder
 from service.indexing import build_index
 from service.models import Mode, Passage
-from service.search import HIGHLIGHTED, Searcher
+from service.search import Searcher
 
 MODES: tuple[Mode, ...] = ("dense", "keyword", "hybrid")
 
@@ -240,9 +240,9 @@ def run_query(searcher: Searcher, dataset: Dataset, query: Query, depth: int) ->
     result = searcher.search(query.question, k=k)
     passages = result.passages
     gains = judge_documents(query, passages) if dataset.by_document else judge_gold(query, passages)
-    top = passages[:HIGHLIGHTED]
+    top = passages[: max(1, searcher.retrieval.highlighted)]
     # Leaving the gold documents out of the index would leave the other passages, in the
-    # same order: those in the top HIGHLIGHTED carry the same confidence they would then.
+    # same order: those highlighted here carry the same confidence they would then.
     without = [p for p in top if beir_document_id(p.citation.source) not in query.relevant]
     return Outcome(
         query,

@@ -121,6 +121,10 @@ class Retrieval:
     candidates: int = 100
     # `answer_found` when the best passage's confidence reaches this.
     answer_threshold: float = 0.5
+    # Passages that get a highlight and a sentence-level confidence: those a reader looks
+    # at. Each costs one small embedding batch; past them, confidence is the passage's
+    # cosine alone. 0 turns highlights off (eval's fast ranking runs).
+    highlighted: int = 5
     # Second stage: the first passages (those highlighted) are re-ordered by their score
     # plus this times their best sentence's cosine. 0 keeps the first-stage order.
     rescore_weight: float = 0.0
@@ -132,6 +136,8 @@ class Retrieval:
             raise ValueError(f"fusion ({self.fusion!r}) must be weighted or rrf")
         if not 0 <= self.dense_weight <= 1:
             raise ValueError(f"dense_weight ({self.dense_weight}) must be between 0 and 1")
+        if self.highlighted < 0:
+            raise ValueError(f"highlighted ({self.highlighted}) must not be negative")
         if self.rescore_weight < 0:
             raise ValueError(f"rescore_weight ({self.rescore_weight}) must not be negative")
         if self.candidates < 1:

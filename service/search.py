@@ -23,9 +23,6 @@ MAX_QUESTION_CHARS = 2000
 # What the API and the CLI allow; eval asks for more to rank whole documents.
 MAX_K = 50
 MAX_SEARCH_K = 1000
-# Passages that get a highlight and a sentence-level confidence: those a reader looks
-# at. Past them, confidence is the passage's cosine alone (eval ranks hundreds).
-HIGHLIGHTED = 10
 
 
 class Searcher:
@@ -59,8 +56,9 @@ class Searcher:
         fusion), the cosine similarity in dense mode, BM25 in keyword mode. Its
         `confidence` is a cosine similarity with the question, of the passage or of its
         best sentence, whichever is higher; `answer_found` says whether the best
-        confidence reaches the threshold. The first HIGHLIGHTED passages carry their
-        best sentence as a highlight.
+        confidence among the highlighted passages (the first `highlighted`, or the first
+        one when highlights are off) reaches the threshold. Highlighted passages carry
+        their best sentence as a highlight.
 
         Args:
             sources: only search documents whose source path starts with one of these.
@@ -83,7 +81,7 @@ class Searcher:
         ranking = [scores[chunk.row] for chunk in chosen]
         confidences = [cosines[chunk.row] for chunk in chosen]
         spans: list[tuple[Highlight, ...]] = [() for _ in chosen]
-        shown = chosen[:HIGHLIGHTED]
+        shown = chosen[: self.retrieval.highlighted]
         for i, (chunk, ((s, e), cosine)) in enumerate(
             zip(shown, self._best_sentences(question, vector, shown), strict=True)
         ):
@@ -101,7 +99,9 @@ class Searcher:
             )
             for rank, i in enumerate(order, start=1)
         ]  # fmt: skip
-        found = any(p.confidence >= self.retrieval.answer_threshold for p in passages[:HIGHLIGHTED])
+        found = any(
+            p.confidence >= self.retrieval.answer_threshold for p in passages[: max(1, len(shown))]
+        )
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResult(question, passages, self.index.version, round(took_ms, 2), found)
 
