@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     candidates: int = Field(default=100, ge=1, le=1000)
     # `answer_found` is true when the best passage's confidence (its cosine similarity
     # with the question) reaches this.
-    answer_threshold: float = 0.5
+    answer_threshold: float = 0.3
     # Passages (from the first) that get a highlight and a sentence-level confidence.
     highlighted: int = Field(default=5, ge=0, le=50)
     # Re-order the highlighted passages by score + this x their best sentence's cosine.

@@ -120,7 +120,7 @@ class Retrieval:
     # Chunks each signal contributes before fusion (at least k).
     candidates: int = 100
     # `answer_found` when the best passage's confidence reaches this.
-    answer_threshold: float = 0.5
+    answer_threshold: float = 0.3
     # Passages that get a highlight and a sentence-level confidence: those a reader looks
     # at. Each costs one small embedding batch; past them, confidence is the passage's
     # cosine alone. 0 turns highlights off (eval's fast ranking runs).
