@@ -349,7 +349,7 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     @v1.post("/ask", response_model=AskResponse)
     def ask(body: AskRequest, searcher: Ready) -> AskResponse:
         """The passages that best answer the question, best first, each with its citation."""
-        return _ask_response(searcher.search(body.question, body.k, body.sources, body.history))
+        return _ask_response(searcher.search(body.question, body.k, body.history, body.sources))
 
     @v1.get("/documents", response_model=DocumentList)
     def list_documents(

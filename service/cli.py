@@ -290,7 +290,7 @@ def ask(
     searcher = Searcher.open(
         _load_embedder(settings), settings.index_dir, settings.retrieval_options()
     )
-    result = searcher.search(question, k, list(sources) or None)
+    result = searcher.search(question, k, sources=list(sources) or None)
     click.echo(
         json.dumps(asdict(result), indent=2, ensure_ascii=False) if as_json else _render(result)
     )

@@ -115,7 +115,7 @@ class Retrieval:
     mode: Mode = "hybrid"
     fusion: Fusion = "weighted"
     # Weight of the dense score in weighted fusion; the keyword score gets the rest.
-    dense_weight: float = 0.5
+    dense_weight: float = 0.7
     rrf_k: int = 60
     # Chunks each signal contributes before fusion (at least k).
     candidates: int = 100
@@ -127,7 +127,7 @@ class Retrieval:
     highlighted: int = 5
     # Second stage: the first passages (those highlighted) are re-ordered by their score
     # plus this times their best sentence's cosine. 0 keeps the first-stage order.
-    rescore_weight: float = 0.0
+    rescore_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.mode not in ("hybrid", "dense", "keyword"):

@@ -47,8 +47,8 @@ class Searcher:
         self,
         question: str,
         k: int = 5,
-        sources: Sequence[str] | None = None,
         history: Sequence[str] = (),
+        sources: Sequence[str] | None = None,
     ) -> SearchResult:
         """The k best passages for the question, best first, with `answer_found`.
 
@@ -61,9 +61,9 @@ class Searcher:
         their best sentence as a highlight.
 
         Args:
-            sources: only search documents whose source path starts with one of these.
             history: the conversation's earlier questions, newest last; a follow-up
                 that leans on them ("When was it launched?") is searched with them.
+            sources: only search documents whose source path starts with one of these.
         """
         started = time.perf_counter()
         question = validate_question(question)
