@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     # Passages (from the first) that get a highlight and a sentence-level confidence.
     highlighted: int = Field(default=5, ge=0, le=50)
     # Re-order the highlighted passages by score + this x their best sentence's cosine.
-    rescore_weight: float = Field(default=0.5, ge=0)
+    rescore_weight: float = Field(default=0.0, ge=0)
     # Where `herein eval` keeps the indexes it builds, one folder per corpus and settings.
     eval_cache_dir: Path = Path(".bench")
     # Generations kept on disk for `herein rollback`, the current one always among them.

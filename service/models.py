@@ -127,7 +127,7 @@ class Retrieval:
     highlighted: int = 5
     # Second stage: the first passages (those highlighted) are re-ordered by their score
     # plus this times their best sentence's cosine. 0 keeps the first-stage order.
-    rescore_weight: float = 0.5
+    rescore_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in ("hybrid", "dense", "keyword"):
