@@ -61,9 +61,16 @@ PAGE_POLICY = (
 )
 
 SCORE_DOC = (
+    "The ranking score. In hybrid mode (the default) it fuses the passage's cosine "
+    "similarity and its BM25 keyword score, each scaled 0..1 over the candidates, so it "
+    "only orders the passages of this one answer; in dense mode it is the cosine "
+    "similarity, in keyword mode BM25."
+)
+CONFIDENCE_DOC = (
     "Cosine similarity between the question's and the passage's embeddings "
     "(all-MiniLM-L6-v2 by default): about 0.5 and above is a close match, around 0.2 "
-    "and below is unrelated. Comparable within one index and model, not across them."
+    "and below is unrelated. Comparable across questions within one index and model; "
+    "`answer_found` compares the best one with HEREIN_ANSWER_THRESHOLD."
 )
 
 
@@ -81,6 +88,13 @@ class AskRequest(BaseModel):
         max_length=MAX_HISTORY,
         description="The conversation's earlier questions, newest last. A follow-up that "
         "leans on them (“When was it launched?”) is searched with them.",
+    )
+    sources: list[Annotated[StrictStr, Field(min_length=1, max_length=1000)]] | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Only search documents whose source path starts with one of these "
+        'prefixes, e.g. ["reports/"]. Omit it to search everything.',
     )
 
     @field_validator("question")
@@ -107,20 +121,36 @@ class CitationOut(BaseModel):
     heading: list[str] = Field(description="Heading path the passage sits under.")
 
 
+class HighlightOut(BaseModel):
+    """A span inside the passage that best answers the question, in document offsets."""
+
+    start: int = Field(description="Offset of the first highlighted character.")
+    end: int = Field(description="Offset just past the last highlighted character.")
+
+
 class PassageOut(BaseModel):
     """One ranked passage, quoted exactly from its document."""
 
     rank: int
     score: float = Field(description=SCORE_DOC)
+    confidence: float = Field(description=CONFIDENCE_DOC)
     chunk_id: str
     text: str
     citation: CitationOut
+    highlights: list[HighlightOut] = Field(
+        description="Where the answer is: offsets into the document, like the citation's, "
+        "always inside the passage. `text[h.start - citation.start : h.end - citation.start]`."
+    )
 
 
 class AskResponse(BaseModel):
     """The best-matching passages, best first."""
 
     question: str
+    answer_found: bool = Field(
+        description="Whether the best passage is confident enough to answer the question. "
+        "When false the passages are still returned: they are the closest there are."
+    )
     passages: list[PassageOut]
     index_version: str
     took_ms: float
@@ -212,7 +242,7 @@ class _State:
         while not self.stop.is_set():
             try:
                 embedder = embedder or Embedder.load(settings.model)
-                searcher = Searcher.open(embedder, settings.index_dir)
+                searcher = Searcher.open(embedder, settings.index_dir, settings.retrieval_options())
             except HereinError as error:
                 self._failed(str(error))
             except Exception as error:  # anything else must not leave /readyz "loading" forever
@@ -347,7 +377,7 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     @v1.post("/ask", response_model=AskResponse)
     def ask(body: AskRequest, searcher: Ready) -> AskResponse:
         """The passages that best answer the question, best first, each with its citation."""
-        return _ask_response(searcher.search(body.question, body.k, body.history))
+        return _ask_response(searcher.search(body.question, body.k, body.history, body.sources))
 
     @v1.get("/documents", response_model=DocumentList)
     def list_documents(
@@ -560,13 +590,16 @@ def _job_out(job: Job) -> JobOut:
 def _ask_response(result: SearchResult) -> AskResponse:
     return AskResponse(
         question=result.question,
+        answer_found=result.answer_found,
         passages=[
             PassageOut(
                 rank=p.rank,
                 score=p.score,
+                confidence=p.confidence,
                 chunk_id=p.chunk_id,
                 text=p.text,
                 citation=CitationOut(**asdict(p.citation)),
+                highlights=[HighlightOut(start=h.start, end=h.end) for h in p.highlights],
             )
             for p in result.passages
         ],

@@ -1,4 +1,4 @@
-"""The command line: `herein build`, `serve`, `ask`, `generations`, `rollback`."""
+"""The command line: `herein build`, `serve`, `ask`, `eval`, `generations`, `rollback`."""
 
 import json
 import os
@@ -6,7 +6,7 @@ import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 from pydantic import ValidationError
@@ -14,6 +14,16 @@ from pydantic import ValidationError
 from service.config import Settings
 from service.embedding import Embedder, model_location_is_local
 from service.errors import HereinError, IndexNotFound
+from service.evaluation import (
+    MODES,
+    cached_index,
+    calibrate_threshold,
+    evaluate,
+    format_reports,
+    is_beir,
+    load_beir,
+    load_qa,
+)
 from service.indexing import (
     STAGES,
     BuildReport,
@@ -23,7 +33,7 @@ from service.indexing import (
     plan_build,
     roll_back,
 )
-from service.models import SearchResult
+from service.models import Mode, SearchResult
 from service.search import Searcher
 from service.store import current_version, list_generations
 
@@ -233,11 +243,12 @@ def serve(
         corpus_dir=corpus_dir, index_dir=index_dir, model=model, host=host, port=port, watch=watch
     )
     embedder = _load_embedder(settings)
+    retrieval = settings.retrieval_options()
     try:
-        searcher = Searcher.open(embedder, settings.index_dir)
+        searcher = Searcher.open(embedder, settings.index_dir, retrieval)
     except IndexNotFound:
         _build(settings, embedder)
-        searcher = Searcher.open(embedder, settings.index_dir)
+        searcher = Searcher.open(embedder, settings.index_dir, retrieval)
     if settings.corpus_dir.is_dir():
         changes = corpus_changes(settings.corpus_dir, searcher.index)
         if changes:
@@ -257,14 +268,29 @@ def serve(
 @main.command()
 @click.argument("question")
 @click.option("-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Passages.")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="Only search documents whose path starts with this (repeatable).",
+)
 @index_option
 @model_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def ask(question: str, k: int, index_dir: Path | None, model: str | None, as_json: bool) -> None:
+def ask(
+    question: str,
+    k: int,
+    sources: tuple[str, ...],
+    index_dir: Path | None,
+    model: str | None,
+    as_json: bool,
+) -> None:
     """Answer a question from the index, in this process (no server needed)."""
     settings = _settings(index_dir=index_dir, model=model)
-    searcher = Searcher.open(_load_embedder(settings), settings.index_dir)
-    result = searcher.search(question, k)
+    searcher = Searcher.open(
+        _load_embedder(settings), settings.index_dir, settings.retrieval_options()
+    )
+    result = searcher.search(question, k, sources=list(sources) or None)
     click.echo(
         json.dumps(asdict(result), indent=2, ensure_ascii=False) if as_json else _render(result)
     )
@@ -272,6 +298,8 @@ def ask(question: str, k: int, index_dir: Path | None, model: str | None, as_jso
 
 def _render(result: SearchResult) -> str:
     lines = []
+    if result.passages and not result.answer_found:
+        lines += ["No passage answers this confidently; the closest are:", ""]
     for passage in result.passages:
         c = passage.citation
         where = f"lines {c.line_start}-{c.line_end}"
@@ -279,7 +307,68 @@ def _render(result: SearchResult) -> str:
             where = f"page {c.page}" + (f"-{c.page_end}" if c.page_end != c.page else "")
         heading = f" § {' > '.join(c.heading)}" if c.heading else ""
         span = f"chars {c.start}-{c.end}"
-        lines.append(f"{passage.rank}. [{passage.score:.3f}] {c.source}, {where}{heading} ({span})")
+        lines.append(
+            f"{passage.rank}. [{passage.confidence:.3f}] {c.source}, {where}{heading} ({span})"
+        )
         lines.extend(f"   {line}" for line in passage.text.splitlines() if line.strip())
+        for highlight in passage.highlights:
+            answer = passage.text[highlight.start - c.start : highlight.end - c.start]
+            lines.append(f"   >> {' '.join(answer.split())}")
         lines.append("")
     return "\n".join(lines).rstrip() or "No passages."
+
+
+@main.command(name="eval")
+@click.argument("dataset", type=click.Path(exists=True, path_type=Path))
+@corpus_option
+@model_option
+@click.option(
+    "--cache",
+    "eval_cache_dir",
+    type=click.Path(path_type=Path),
+    help="Folder for the indexes eval builds and reuses [./.bench].",
+)
+@click.option("--split", default="test", show_default=True, help="BEIR qrels split.")
+@click.option(
+    "--modes",
+    default="dense,keyword,hybrid",
+    show_default=True,
+    help="Comma-separated retrieval modes to compare.",
+)
+def eval_command(
+    dataset: Path,
+    corpus_dir: Path | None,
+    model: str | None,
+    eval_cache_dir: Path | None,
+    split: str,
+    modes: str,
+) -> None:
+    """Measure retrieval on a BEIR folder or a QA file (JSONL), each mode side by side.
+
+    A QA file is asked of --corpus. The index is built once into --cache and reused.
+    """
+    chosen = [mode.strip() for mode in modes.split(",") if mode.strip()]
+    unknown = [mode for mode in chosen if mode not in MODES]
+    if unknown or not chosen:
+        raise click.BadParameter(f"{modes!r}: choose from {', '.join(MODES)}", param_hint="--modes")
+    settings = _settings(corpus_dir=corpus_dir, model=model, eval_cache_dir=eval_cache_dir)
+    data = load_beir(dataset, split) if is_beir(dataset) else load_qa(dataset)
+    embedder = _load_embedder(settings)
+    index_dir = cached_index(
+        dataset,
+        None if is_beir(dataset) else settings.corpus_dir,
+        settings.eval_cache_dir,
+        embedder,
+        settings.chunk_tokens,
+        settings.overlap_tokens,
+        settings.batch_size,
+        log=lambda message: click.echo(message, err=True),
+    )
+    searcher = Searcher.open(embedder, index_dir, settings.retrieval_options())
+    reports = evaluate(searcher, data, cast(list[Mode], chosen))
+    click.echo(format_reports(data, reports))
+    best = calibrate_threshold(reports[-1].outcomes)
+    click.echo(
+        f"answer_threshold {settings.answer_threshold}; the best on this set for "
+        f"{reports[-1].mode} would be {best:.4f}"
+    )

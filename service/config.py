@@ -1,9 +1,12 @@
 """Settings: flags, then HEREIN_* environment variables, then these defaults."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.models import Retrieval
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -30,6 +33,21 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(128, ge=32, le=510)
     overlap_tokens: int = Field(32, ge=0, le=256)
     batch_size: int = Field(64, ge=1, le=4096)
+    # Ranking: dense (cosine), keyword (BM25) or both fused; see README "How ranking works".
+    retrieval: Literal["hybrid", "dense", "keyword"] = "hybrid"
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    dense_weight: float = Field(default=0.7, ge=0, le=1)
+    rrf_k: int = Field(default=60, ge=0)
+    candidates: int = Field(default=100, ge=1, le=1000)
+    # `answer_found` is true when the best passage's confidence (its cosine similarity
+    # with the question) reaches this.
+    answer_threshold: float = 0.3
+    # Passages (from the first) that get a highlight and a sentence-level confidence.
+    highlighted: int = Field(default=5, ge=0, le=50)
+    # Re-order the highlighted passages by score + this x their best sentence's cosine.
+    rescore_weight: float = Field(default=0.0, ge=0)
+    # Where `herein eval` keeps the indexes it builds, one folder per corpus and settings.
+    eval_cache_dir: Path = Path(".bench")
     # Generations kept on disk for `herein rollback`, the current one always among them.
     keep_generations: int = Field(3, ge=1)
     # How often a running server checks CURRENT for a new generation, in seconds.
@@ -53,3 +71,16 @@ class Settings(BaseSettings):
         return [
             origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()
         ]
+
+    def retrieval_options(self) -> Retrieval:
+        """The ranking settings as the searcher takes them."""
+        return Retrieval(
+            mode=self.retrieval,
+            fusion=self.fusion,
+            dense_weight=self.dense_weight,
+            rrf_k=self.rrf_k,
+            candidates=self.candidates,
+            answer_threshold=self.answer_threshold,
+            highlighted=self.highlighted,
+            rescore_weight=self.rescore_weight,
+        )

@@ -75,7 +75,7 @@ class LiveSearcher:
         except HereinError as error:
             return self._keep(version, error)
         try:
-            fresh = Searcher(self._searcher.embedder, index)
+            fresh = Searcher(self._searcher.embedder, index, self._searcher.retrieval)
         except HereinError as error:  # built with another model
             index.close()
             return self._keep(version, error)

@@ -1,6 +1,7 @@
 """Plain records that flow corpus -> chunks -> vectors -> index -> search -> passages."""
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,26 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Highlight:
+    """A span of a document (code point offsets, like a citation's) that answers the question."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Passage:
-    """One ranked answer: the source text itself, its score and its citation."""
+    """One ranked answer: the source text itself, its scores, citation and highlights."""
 
     rank: int
     score: float
     chunk_id: str
     text: str
     citation: Citation
+    # Cosine similarity of question and passage: comparable across questions, so it can
+    # carry the threshold that decides `answer_found` (a fused rank score cannot).
+    confidence: float = 0.0
+    highlights: tuple[Highlight, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,3 +100,45 @@ class SearchResult:
     passages: list[Passage]
     index_version: str
     took_ms: float
+    # Whether the best passage's confidence reaches the threshold.
+    answer_found: bool = False
+
+
+Mode = Literal["hybrid", "dense", "keyword"]
+Fusion = Literal["weighted", "rrf"]
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """How search ranks and when it says an answer was found."""
+
+    mode: Mode = "hybrid"
+    fusion: Fusion = "weighted"
+    # Weight of the dense score in weighted fusion; the keyword score gets the rest.
+    dense_weight: float = 0.7
+    rrf_k: int = 60
+    # Chunks each signal contributes before fusion (at least k).
+    candidates: int = 100
+    # `answer_found` when the best passage's confidence reaches this.
+    answer_threshold: float = 0.3
+    # Passages that get a highlight and a sentence-level confidence: those a reader looks
+    # at. Each costs one small embedding batch; past them, confidence is the passage's
+    # cosine alone. 0 turns highlights off (eval's fast ranking runs).
+    highlighted: int = 5
+    # Second stage: the first passages (those highlighted) are re-ordered by their score
+    # plus this times their best sentence's cosine. 0 keeps the first-stage order.
+    rescore_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("hybrid", "dense", "keyword"):
+            raise ValueError(f"mode ({self.mode!r}) must be hybrid, dense or keyword")
+        if self.fusion not in ("weighted", "rrf"):
+            raise ValueError(f"fusion ({self.fusion!r}) must be weighted or rrf")
+        if not 0 <= self.dense_weight <= 1:
+            raise ValueError(f"dense_weight ({self.dense_weight}) must be between 0 and 1")
+        if self.highlighted < 0:
+            raise ValueError(f"highlighted ({self.highlighted}) must not be negative")
+        if self.rescore_weight < 0:
+            raise ValueError(f"rescore_weight ({self.rescore_weight}) must not be negative")
+        if self.candidates < 1:
+            raise ValueError(f"candidates ({self.candidates}) must be at least 1")

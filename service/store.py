@@ -210,6 +210,12 @@ CREATE TABLE files (
 );
 """
 
+# The keyword index: FTS5's BM25 over what the model embeds (title, headings, text),
+# rowid = the chunk's row. Porter stemming so "measured" finds "measurement".
+_KEYWORD_SCHEMA = """
+CREATE VIRTUAL TABLE chunks_fts USING fts5(embed_text, tokenize = 'porter unicode61');
+"""
+
 
 def write_generation(
     index_dir: Path,
@@ -254,6 +260,7 @@ def write_generation(
                     for row, (c, embed_hash) in enumerate(zip(chunks, embed_hashes, strict=True))
                 ),
             )  # fmt: skip
+            write_keyword_index(connection, chunks)
             connection.executemany(
                 "INSERT INTO skipped VALUES (?, ?)", ((s.source, s.reason) for s in skipped)
             )
@@ -268,6 +275,20 @@ def write_generation(
     return folder
 
 
+def write_keyword_index(connection: sqlite3.Connection, chunks: Sequence[Chunk]) -> None:
+    """Create and fill the BM25 keyword table; row numbers match the vectors'."""
+    connection.executescript(_KEYWORD_SCHEMA)
+    connection.executemany(
+        "INSERT INTO chunks_fts (rowid, embed_text) VALUES (?, ?)",
+        ((row, chunk.embed_text or chunk.text) for row, chunk in enumerate(chunks)),
+    )
+
+
+def keyword_query(terms: Sequence[str]) -> str:
+    """An FTS5 query matching any of the terms, each quoted so nothing is read as syntax."""
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
 class Index:
     """One generation opened for reading: vectors in memory, metadata in SQLite."""
 
@@ -280,6 +301,10 @@ class Index:
         )
         # One connection shared by the server's worker threads.
         self._lock = threading.Lock()
+        # Generations written before the keyword index existed have no chunks_fts.
+        self.has_keywords = bool(
+            self._query("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'")
+        )
 
     @classmethod
     def open(cls, index_dir: Path, version: str | None = None) -> "Index":
@@ -329,6 +354,58 @@ class Index:
         query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
         scores, rows = self._vectors.search(query, min(k, self._vectors.ntotal))
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def search_within(
+        self, vector: np.ndarray, k: int, rows: Sequence[int]
+    ) -> list[tuple[int, float]]:
+        """The k nearest chunks among `rows` only: (row, score), best first."""
+        if not rows:
+            return []
+        selector = faiss.IDSelectorBatch(np.asarray(rows, dtype=np.int64))
+        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        parameters = faiss.SearchParameters()
+        parameters.sel = selector
+        scores, found = self._vectors.search(query, min(k, len(rows)), params=parameters)
+        return [(int(r), float(s)) for r, s in zip(found[0], scores[0], strict=True) if r >= 0]
+
+    def similarities(self, vector: np.ndarray, rows: Sequence[int]) -> list[float]:
+        """Inner product of the vector with each of these rows' vectors, in order."""
+        if not rows:
+            return []
+        stored = np.vstack([self._vectors.reconstruct(int(row)) for row in rows])
+        return [float(score) for score in stored @ vector.astype(np.float32)]
+
+    def keyword_search(
+        self, terms: Sequence[str], k: int, rows: Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """The k best chunks by BM25 for any of the terms: (row, score), best first.
+
+        Scores are positive, higher is better (FTS5's bm25() is negated). With `rows`,
+        only those chunks are scored, still with the whole index's statistics.
+        """
+        if not terms or (rows is not None and not rows):
+            return []
+        sql = "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
+        parameters: list[Any] = [keyword_query(terms)]
+        if rows is not None:
+            sql += f" AND rowid IN ({','.join('?' * len(rows))})"
+            parameters.extend(rows)
+        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
+        parameters.append(k)
+        return [(int(row), float(score)) for row, score in self._query(sql, parameters)]
+
+    def rows_from(self, prefixes: Sequence[str]) -> list[int]:
+        """Rows of every chunk whose document's source starts with one of the prefixes."""
+        if not prefixes:
+            return []
+        where = " OR ".join("substr(d.source, 1, ?) = ?" for _ in prefixes)
+        parameters = [value for prefix in prefixes for value in (len(prefix), prefix)]
+        records = self._query(
+            f"SELECT c.row FROM chunks c JOIN documents d USING (document_id) WHERE {where} "
+            "ORDER BY c.row",
+            parameters,
+        )
+        return [int(record[0]) for record in records]
 
     def chunks(self, rows: Sequence[int]) -> list[StoredChunk]:
         """The chunks at these rows, in the order asked."""

@@ -134,3 +134,20 @@ def make_pdf(pages: list[list[str]], title: str = "") -> bytes:
         pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+MULTIDOC_CORPUS = DATA / "multidoc"
+
+
+@pytest.fixture(scope="session")
+def multidoc_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """An index of the written multi-document corpus (tests/data/multidoc), built once."""
+    index_dir = tmp_path_factory.mktemp("multidoc-index")
+    build_index(MULTIDOC_CORPUS, index_dir, embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def multidoc_searcher(multidoc_index: Path, embedder: Embedder) -> Searcher:
+    """A hybrid searcher over the written multi-document corpus."""
+    return Searcher.open(embedder, multidoc_index)

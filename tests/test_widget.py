@@ -2,10 +2,6 @@
 
 Host pages are served from another origin (localhost vs 127.0.0.1, another port) and
 embed the one-line script tag. One server, one browser for the whole module.
-
-Tests marked NEEDS_ISSUE_3 assert on what the retrieval issue adds to the ask response
-(`answer_found`, `passages[].highlights`); until it lands they are expected to fail, and
-strict xfail turns their passing into a failure that says to drop the mark.
 """
 
 import http.server
@@ -28,9 +24,6 @@ WALLONIA = "wallonia-industrial-policy.txt"
 LANTERN = "lantern-festival.txt"
 MARSHALL = "When did Wallonia adopt the Marshall Plan?"
 LANTERN_QUESTION = "When is the Lantern Festival of Brugmont held?"
-NEEDS_ISSUE_3 = pytest.mark.xfail(
-    strict=True, reason="needs answer_found/highlights from issue 3; drop this mark once merged"
-)
 HOSTILE_CSS = """
 * { font: 40px serif !important; color: red !important; line-height: 3 !important;
     letter-spacing: 6px !important; text-transform: uppercase !important;
@@ -190,7 +183,6 @@ def test_host_page_on_another_origin_shows_cited_passage_and_opens_viewer(
     viewer.close()
 
 
-@NEEDS_ISSUE_3
 def test_answer_shows_the_highlighted_sentence_in_bold(
     page: Page, api: str, host: tuple[str, dict[str, str]]
 ) -> None:
@@ -271,7 +263,6 @@ def test_follow_up_is_searched_with_the_conversation(
     ]
 
 
-@NEEDS_ISSUE_3
 def test_follow_up_highlights_the_sentence_that_answers_it(
     page: Page, api: str, host: tuple[str, dict[str, str]]
 ) -> None:
@@ -285,7 +276,6 @@ def test_follow_up_highlights_the_sentence_that_answers_it(
     )
 
 
-@NEEDS_ISSUE_3
 def test_off_corpus_question_says_it_is_not_in_the_documents(
     page: Page, api: str, host: tuple[str, dict[str, str]]
 ) -> None:

@@ -1,0 +1,130 @@
+"""SciFact benchmark: tune on the train split, then run the test split once and report both.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_scifact.py /work/shared/bench/scifact
+
+Every choice (fusion method, dense weight, rescoring, answer threshold) is made on qrels/train.tsv;
+qrels/test.tsv is run once at the end with what train chose. The index is built by the
+same code as `herein eval` (cached in .bench/), and every query goes through
+Searcher.search.
+"""
+
+import argparse
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from service.config import Settings
+from service.embedding import Embedder, Vectors
+from service.evaluation import (
+    cached_index,
+    calibrate_threshold,
+    evaluate,
+    format_reports,
+    load_beir,
+    not_found_scores,
+)
+from service.models import Retrieval
+from service.search import Searcher
+
+
+class RememberingEmbedder(Embedder):
+    """Embeds each distinct text once: tuning re-asks the same questions many times.
+
+    Used for tuning only; the final test run uses the plain model, so its latency is real.
+    """
+
+    def __init__(self, plain: Embedder) -> None:
+        super().__init__(plain.model, plain.name)
+        self._known: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> Vectors:
+        new = [text for text in dict.fromkeys(texts) if text not in self._known]
+        if new:
+            self._known.update(zip(new, super().embed(new, batch_size), strict=True))
+        return np.vstack([self._known[text] for text in texts]).astype(np.float32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("dataset", type=Path, help="BEIR SciFact folder")
+    parser.add_argument("--cache", type=Path, default=Path(".bench"))
+    parser.add_argument("--sample", type=int, default=100, help="queries for highlight runs")
+    args = parser.parse_args()
+    settings = Settings()
+    plain = Embedder.load(settings.model)
+    index_dir = cached_index(
+        args.dataset, None, args.cache, plain, settings.chunk_tokens, settings.overlap_tokens,
+        settings.batch_size, log=print,
+    )  # fmt: skip
+    train, test = load_beir(args.dataset, "train"), load_beir(args.dataset, "test")
+    remembering = RememberingEmbedder(plain)
+    base = settings.retrieval_options()
+    # Ranking runs without highlights: they cost a sentence batch per passage and do not
+    # change the first-stage order. Highlight-dependent choices run on a train sample.
+    fast = replace(base, highlighted=0)
+    sample = replace(train, queries=train.queries[: args.sample])
+
+    # 1. Fusion, on train.
+    choices = [replace(fast, fusion="rrf", rrf_k=60)] + [
+        replace(fast, fusion="weighted", dense_weight=w) for w in (0.3, 0.4, 0.5, 0.6, 0.7)
+    ]
+    tuned: list[tuple[float, Retrieval]] = []
+    for choice in choices:
+        started = time.perf_counter()
+        [report] = evaluate(Searcher.open(remembering, index_dir, choice), train, ["hybrid"])
+        ndcg = report.metrics["nDCG@10"]
+        tuned.append((ndcg, choice))
+        label = choice.fusion + (
+            f" k={choice.rrf_k}" if choice.fusion == "rrf" else f" w={choice.dense_weight}"
+        )
+        print(
+            f"train hybrid {label:<16} nDCG@10 {ndcg:.4f}  ({time.perf_counter() - started:.0f}s)"
+        )
+    best = replace(max(tuned, key=lambda item: item[0])[1], highlighted=base.highlighted)
+
+    # 2. Second-stage rescoring by the best sentence, on the train sample.
+    rescored = []
+    for weight in (0.0, 0.5):
+        choice = replace(best, rescore_weight=weight)
+        [report] = evaluate(Searcher.open(remembering, index_dir, choice), sample, ["hybrid"])
+        rescored.append((report.metrics["nDCG@10"], choice, report))
+        print(f"train sample hybrid rescore {weight:<4} nDCG@10 {report.metrics['nDCG@10']:.4f}")
+    _, best, sample_report = max(rescored, key=lambda item: item[0])
+
+    # 3. The answer threshold, on the train sample: each query as asked, and without its
+    # gold documents (which makes it unanswerable).
+    threshold = calibrate_threshold(sample_report.outcomes)
+    chosen = replace(best, answer_threshold=threshold)
+    print(f"chosen on train: {chosen}")
+
+    # 4. Train, then test once: ranking and latency for every mode (highlights off, so
+    # latency compares retrieval alone), then not-found with highlights on.
+    for name, dataset, embedder in (("train", train, remembering), ("test", test, plain)):
+        ranking = replace(chosen, highlighted=0, rescore_weight=0.0)
+        reports = evaluate(Searcher.open(embedder, index_dir, ranking), dataset)
+        if chosen.rescore_weight:
+            [rescored_report] = evaluate(
+                Searcher.open(embedder, index_dir, chosen), dataset, ["hybrid"]
+            )
+            print(f"{name} hybrid with rescoring: nDCG@10 {rescored_report.metrics['nDCG@10']:.4f}")
+        print()
+        print(format_reports(dataset, reports))
+        dense, _, hybrid = reports
+        ratio = hybrid.metrics["p50 ms"] / dense.metrics["p50 ms"]
+        print(f"{name} p50 latency: dense {dense.metrics['p50 ms']:.1f} ms, "
+              f"hybrid {hybrid.metrics['p50 ms']:.1f} ms, ratio {ratio:.2f}")  # fmt: skip
+    test_sample = replace(test, queries=test.queries[: args.sample])
+    [found] = evaluate(Searcher.open(plain, index_dir, chosen), test_sample, ["hybrid"])
+    precision, recall = not_found_scores(found.outcomes, threshold)
+    print(
+        f"test sample ({len(test_sample.queries)} queries, each also without its gold documents): "
+        f"not-found at threshold {threshold:.4f}: precision {precision:.4f} recall {recall:.4f}; "
+        f"p50 with {chosen.highlighted} highlights {found.metrics['p50 ms']:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

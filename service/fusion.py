@@ -1,0 +1,43 @@
+"""Two rankings of the same chunks -> one: reciprocal rank fusion or weighted min-max fusion."""
+
+from collections.abc import Mapping
+
+Scores = Mapping[int, float]
+
+
+def fuse_weighted(dense: Scores, keyword: Scores, dense_weight: float = 0.5) -> dict[int, float]:
+    """Weighted sum of the two scores, each min-max scaled to 0..1 over the union of rows.
+
+    A row missing from one ranking gets that ranking's lowest score.
+    """
+    if not 0 <= dense_weight <= 1:
+        raise ValueError(f"dense_weight ({dense_weight}) must be between 0 and 1")
+    rows = set(dense) | set(keyword)
+    dense_scaled = _min_max(dense, rows)
+    keyword_scaled = _min_max(keyword, rows)
+    return {
+        row: dense_weight * dense_scaled[row] + (1 - dense_weight) * keyword_scaled[row]
+        for row in rows
+    }
+
+
+def fuse_reciprocal_rank(dense: Scores, keyword: Scores, k: int = 60) -> dict[int, float]:
+    """Sum over rankings of 1 / (k + rank); a row missing from a ranking gets nothing from it."""
+    if k < 0:
+        raise ValueError(f"k ({k}) must not be negative")
+    fused: dict[int, float] = {}
+    for scores in (dense, keyword):
+        ranked = sorted(scores, key=lambda row: (-scores[row], row))
+        for rank, row in enumerate(ranked, start=1):
+            fused[row] = fused.get(row, 0.0) + 1 / (k + rank)
+    return fused
+
+
+def _min_max(scores: Scores, rows: set[int]) -> dict[int, float]:
+    if not scores:
+        return dict.fromkeys(rows, 0.0)
+    low, high = min(scores.values()), max(scores.values())
+    if high == low:
+        # One distinct score: what it ranked is on top, what it missed at the bottom.
+        return {row: 1.0 if row in scores else 0.0 for row in rows}
+    return {row: (scores.get(row, low) - low) / (high - low) for row in rows}

@@ -1,0 +1,90 @@
+"""Passages -> highlights: the sentence in each passage that best answers the question.
+
+A sentence scores its cosine similarity with the question, embedded with the passage's
+title and heading as context (alone, "It takes three hours." is about nothing), plus a
+bonus when it holds the kind of thing the question asks for: a duration for "how long",
+a date for "when", a number for "how many". Exact, cheap, no LLM.
+"""
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from service.chunking import split_sentences
+from service.embedding import Embedder, Vectors
+
+Span = tuple[int, int]
+
+# Headings, list labels and captions are highlighted only when a passage has nothing
+# else: they name a topic, they rarely answer. Such a line is short and unpunctuated.
+MIN_WORDS = 4
+_SENTENCE_ENDS = tuple(".!?…:;\"'”’)")
+
+ANSWER_TYPE_BONUS = 0.1
+_NUMBER = r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|hundred|thousand|million|half|dozen)\b"  # noqa: E501
+_DURATION = r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|daily|weekly|monthly|annual(?:ly)?|every)\b"  # noqa: E501
+_DATE = r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|november|december|spring|summer|autumn|winter)\b"  # noqa: E501
+# What a question asks for -> what an answering sentence then contains.
+_ANSWER_TYPES = [
+    (r"\bhow (?:long|often|soon)\b|\bhow much time\b", _DURATION),
+    (r"\bwhen\b|\b(?:what|which) (?:year|date|month)\b", _DATE),
+    (
+        r"\bhow (?:many|much|big|heavy|far|fast|large|old|high)\b"
+        r"|\bwhat (?:percentage|share|number|amount)\b",
+        _NUMBER,
+    ),
+]
+_ANSWER_PATTERNS = [(re.compile(a, re.I), re.compile(b, re.I)) for a, b in _ANSWER_TYPES]
+
+
+def best_sentences(
+    question: str,
+    question_vector: Vectors,
+    texts: Sequence[str],
+    contexts: Sequence[str],
+    embedder: Embedder,
+) -> list[tuple[Span, float]]:
+    """For each text, the span of its best-answering sentence and that sentence's cosine.
+
+    Spans are offsets into each text; `contexts` (title, heading) go before each
+    sentence when it is embedded. All sentences are embedded in one batch.
+    """
+    if not texts:
+        return []
+    candidates = [_candidates(text) for text in texts]
+    flat = [
+        f"{context}\n{text[s:e]}" if context else text[s:e]
+        for text, context, spans in zip(texts, contexts, candidates, strict=True)
+        for s, e in spans
+    ]
+    cosines = embedder.embed(flat) @ np.asarray(question_vector, dtype=np.float32)
+    wanted = [answer for asks, answer in _ANSWER_PATTERNS if asks.search(question)]
+    best: list[tuple[Span, float]] = []
+    position = 0
+    for text, spans in zip(texts, candidates, strict=True):
+        window = cosines[position : position + len(spans)]
+        position += len(spans)
+        if not spans:
+            best.append(((0, 0), 0.0))
+            continue
+        scores = [
+            float(cosine) + ANSWER_TYPE_BONUS * any(w.search(text[s:e]) for w in wanted)
+            for (s, e), cosine in zip(spans, window, strict=True)
+        ]
+        index = int(np.argmax(scores))
+        best.append((spans[index], float(window[index])))
+    return best
+
+
+def _candidates(text: str) -> list[Span]:
+    sentences = split_sentences(text)
+    prose = [(s, e) for s, e in sentences if _is_prose(text[s:e])]
+    return prose or sentences
+
+
+def _is_prose(sentence: str) -> bool:
+    if sentence.startswith("#"):
+        return False  # a Markdown heading
+    words = len(sentence.split())
+    return words >= 2 * MIN_WORDS or (words >= MIN_WORDS and sentence.endswith(_SENTENCE_ENDS))

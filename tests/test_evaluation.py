@@ -1,0 +1,100 @@
+"""Eval: metrics arithmetic, the project's QA sets as regression gates, `herein eval`."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from service.cli import main
+from service.evaluation import (
+    Outcome,
+    Query,
+    calibrate_threshold,
+    evaluate,
+    load_beir,
+    load_qa,
+    summarise,
+)
+from service.search import Searcher
+from tests.conftest import DATA
+
+
+def _outcome(gains: list[int], relevant: int = 1, confidence: float = 0.5) -> Outcome:
+    query = Query("q", "question?", relevant={f"d{i}": 1 for i in range(relevant)})
+    return Outcome(query, gains, confidence, 0.1, True, 12.0)
+
+
+def test_metrics_of_known_rankings() -> None:
+    outcomes = [_outcome([0, 1, 0]), _outcome([1, 0, 1], relevant=2)]
+    metrics = summarise(outcomes, threshold=0.3)
+    assert metrics["nDCG@10"] == pytest.approx((1 / 1.58496250 + 1.5 / (1 + 1 / 1.58496250)) / 2)
+    assert metrics["MRR@10"] == pytest.approx(0.75)
+    assert (metrics["hit@1"], metrics["hit@5"], metrics["Recall@10"]) == (0.5, 1.0, 1.0)
+    # Each BEIR query also counts as unanswerable with its gold left out (confidence 0.1).
+    assert (metrics["not-found precision"], metrics["not-found recall"]) == (1.0, 1.0)
+    assert metrics["p50 ms"] == 12.0
+
+
+def test_calibration_picks_the_threshold_that_separates_best() -> None:
+    outcomes = [_outcome([1], confidence=c) for c in (0.6, 0.7)]
+    assert calibrate_threshold(outcomes) == pytest.approx(0.1001)
+
+
+# Regression gates: figures measured when the written sets were added (hybrid, defaults):
+# seed hit@1 1.0; multidoc hit@1 0.84, hit@5 1.0, not-found recall 3/8 (precision 1.0).
+# A drop below these fails the suite.
+def test_seed_qa_set_keeps_its_quality(seed_searcher: Searcher) -> None:
+    dataset = load_qa(DATA / "seed_hybrid_qa.jsonl")
+    [report] = evaluate(seed_searcher, dataset, ["hybrid"], depth=10)
+    assert report.metrics["hit@1"] == 1.0
+    assert report.metrics["not-found recall"] >= 2 / 3
+
+
+def test_multidoc_qa_set_keeps_its_quality(multidoc_searcher: Searcher) -> None:
+    dataset = load_qa(DATA / "multidoc_qa.jsonl")
+    assert sum(not q.answerable for q in dataset.queries) == 8
+    [report] = evaluate(multidoc_searcher, dataset, ["hybrid"], depth=10)
+    assert report.metrics["hit@1"] >= 0.84
+    assert report.metrics["hit@5"] == 1.0
+    assert report.metrics["not-found recall"] >= 3 / 8
+    assert report.metrics["not-found precision"] == 1.0
+
+
+def _write_beir(folder: Path) -> None:
+    documents = [
+        ("d1", "Tulips", "Tulips flower in spring and need cold winters to bloom again."),
+        ("d2", "Glaciers", "Glaciers retreat as summers get warmer and winters get shorter."),
+        ("d3", "Bread", "Sourdough bread rises slowly because wild yeast works at room heat."),
+    ]
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in documents)
+    )
+    queries = [("q1", "Why do glaciers shrink?"), ("q2", "What makes sourdough rise?")]
+    (folder / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in queries)
+    )
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td3\t1\n")
+
+
+def test_herein_eval_reads_beir_and_reuses_its_cached_index(tmp_path: Path) -> None:
+    dataset = tmp_path / "tiny-beir"
+    _write_beir(dataset)
+    assert [q.relevant for q in load_beir(dataset).queries] == [{"d2": 1}, {"d3": 1}]
+    cache = tmp_path / "cache"
+    runner = CliRunner()
+    first = runner.invoke(main, ["eval", str(dataset), "--cache", str(cache)])
+    assert first.exit_code == 0, first.output
+    lines = {line.split()[0]: line.split()[1:] for line in first.stdout.splitlines() if line}
+    assert lines["nDCG@10"] == ["1.0000", "1.0000", "1.0000"]
+    assert first.stdout.splitlines()[0].split()[-3:] == ["dense", "keyword", "hybrid"]
+    second = runner.invoke(main, ["eval", str(dataset), "--cache", str(cache), "--modes", "dense"])
+    assert second.exit_code == 0, second.output
+    assert "Reusing the index" in second.stderr
+
+
+def test_herein_eval_refuses_unknown_modes(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["eval", str(DATA / "multidoc_qa.jsonl"), "--modes", "bm42"])
+    assert result.exit_code == 2
+    assert "choose from dense, keyword, hybrid" in result.output

@@ -1,0 +1,72 @@
+"""Fusion: exact arithmetic on fixed scores, and hybrid order on a small real corpus."""
+
+from pathlib import Path
+
+import pytest
+
+from service.embedding import Embedder
+from service.fusion import fuse_reciprocal_rank, fuse_weighted
+from service.indexing import build_index
+from service.models import Retrieval
+from service.search import Searcher
+from tests.conftest import WriteFiles
+
+
+def test_weighted_fusion_scales_each_signal_to_unit_range() -> None:
+    dense = {1: 0.9, 2: 0.5, 3: 0.1}
+    keyword = {1: 0.0, 2: 10.0, 3: 5.0}
+    fused = fuse_weighted(dense, keyword, dense_weight=0.75)
+    assert fused == pytest.approx({1: 0.75, 2: 0.375 + 0.25, 3: 0.125})
+
+
+def test_weighted_fusion_gives_a_missing_row_the_lowest_score() -> None:
+    assert fuse_weighted({1: 0.8, 2: 0.4}, {2: 3.0}, 0.5) == pytest.approx({1: 0.5, 2: 0.5})
+
+
+def test_weighted_fusion_rejects_weights_outside_zero_to_one() -> None:
+    with pytest.raises(ValueError, match=r"dense_weight \(1.5\)"):
+        fuse_weighted({1: 1.0}, {1: 1.0}, 1.5)
+
+
+def test_reciprocal_rank_fusion_sums_one_over_k_plus_rank() -> None:
+    fused = fuse_reciprocal_rank({1: 0.9, 2: 0.8}, {2: 7.0, 3: 1.0}, k=60)
+    assert fused == pytest.approx({1: 1 / 61, 2: 1 / 62 + 1 / 61, 3: 1 / 62})
+
+
+FLEET = {
+    "fleet/servicing.md": "# Vehicle servicing\n\n"
+    "Company vans are serviced every twelve months at the approved garage. "
+    "Drivers book the appointment themselves and keep the invoice in the glovebox.\n",
+    "fleet/fuel-cards.md": "# Fuel cards\n\n"
+    "Each van has a fuel card with PIN 4471-K for the driver. "
+    "Lost fuel cards are blocked by calling the fleet desk.\n",
+    "fleet/accidents.md": "# Accidents\n\n"
+    "After an accident, drivers photograph the damage and fill in the claim form. "
+    "The insurer needs the form within five days.\n",
+}
+
+
+@pytest.fixture
+def fleet_index(write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder) -> Path:
+    index_dir = tmp_path / "index"
+    build_index(write_corpus(FLEET), index_dir, embedder)
+    return index_dir
+
+
+def test_hybrid_puts_the_rare_keyword_first_and_keeps_meaning_matches(
+    fleet_index: Path, embedder: Embedder
+) -> None:
+    hybrid = Searcher.open(embedder, fleet_index, Retrieval(mode="hybrid"))
+    keyword = Searcher.open(embedder, fleet_index, Retrieval(mode="keyword"))
+    question = "Which card uses 4471-K?"
+    assert [p.citation.source for p in hybrid.search(question, 3).passages] == [
+        "fleet/fuel-cards.md",
+        "fleet/accidents.md",
+        "fleet/servicing.md",
+    ]
+    # Keyword search alone finds only passages sharing a word with the question.
+    assert [p.citation.source for p in keyword.search(question, 3).passages] == [
+        "fleet/fuel-cards.md"
+    ]
+    meaning = "How often does a van go to the mechanic?"
+    assert hybrid.search(meaning, 1).passages[0].citation.source == "fleet/servicing.md"

@@ -1,0 +1,46 @@
+"""Highlights: the answering sentence, in document offsets, inside its passage."""
+
+from pathlib import Path
+
+from service.embedding import Embedder
+from service.highlight import best_sentences
+from service.indexing import build_index
+from service.search import Searcher
+from tests.conftest import WriteFiles
+
+# The answer is the third sentence; the second shares the most words with the question.
+CHARGING = (
+    "The X-Lite scooter comes with a charger and a wall plug adapter. "
+    "The battery charge indicator on the handlebar shows the battery charge level in five bars. "
+    "Plugged into a wall socket, an empty pack is full again after about three and a half hours. "
+    "Do not leave the scooter charging in direct sunlight.\n"
+)
+QUESTION = "How long does it take to charge the battery?"
+ANSWER = (
+    "Plugged into a wall socket, an empty pack is full again after about three and a half hours."
+)
+
+
+def test_best_sentence_is_the_answer_not_the_first_or_the_wordiest(embedder: Embedder) -> None:
+    vector = embedder.embed([QUESTION])[0]
+    context = "X-Lite manual\nCharging"
+    [((start, end), cosine)] = best_sentences(QUESTION, vector, [CHARGING], [context], embedder)
+    assert CHARGING[start:end] == ANSWER
+    assert 0 < cosine < 1
+
+
+def test_highlight_offsets_are_document_offsets_inside_the_passage(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    text = (
+        "# X-Lite manual\n\nRead this manual before the first ride.\n\n## Charging\n\n" + CHARGING
+    )
+    corpus = write_corpus({"x-lite.md": text})
+    build_index(corpus, tmp_path / "index", embedder)
+    searcher = Searcher.open(embedder, tmp_path / "index")
+    passage = searcher.search(QUESTION, 1).passages[0]
+    [highlight] = passage.highlights
+    assert passage.citation.start <= highlight.start < highlight.end <= passage.citation.end
+    assert text[highlight.start : highlight.end] == ANSWER
+    offset = highlight.start - passage.citation.start
+    assert passage.text[offset : offset + len(ANSWER)] == ANSWER

@@ -1,0 +1,122 @@
+"""Search: overlap dedup, sources scoping, answer_found, safe keyword queries."""
+
+import itertools
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from service.embedding import Embedder
+from service.errors import InvalidQuery
+from service.indexing import build_index
+from service.keywords import query_terms
+from service.models import Retrieval
+from service.search import Searcher
+from service.store import METADATA, generation_dir, keyword_query
+from tests.conftest import WriteFiles
+
+
+def test_query_terms_drop_stop_words_and_quote_for_fts() -> None:
+    terms = query_terms('What is "AND" OR NOT the X300\'s (price*)?')
+    assert terms == ["x300", "s", "price"]
+    assert keyword_query(['say "hi"', "or"]) == '"say ""hi""" OR "or"'
+
+
+def test_fts_syntax_in_a_question_is_just_words(multidoc_searcher: Searcher) -> None:
+    result = multidoc_searcher.search('NEAR(hotel "limit" -paris) AND * OR ^', 3)
+    assert result.passages[0].citation.source == "policies/travel.md"
+
+
+def test_overlapping_windows_never_show_a_sentence_twice(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    # One long paragraph: windows overlap by whole sentences.
+    sentences = [
+        f"Pump {n} in hall {n % 4} is checked every {n + 2} days by the maintenance crew."
+        for n in range(40)
+    ]
+    corpus = write_corpus({"pumps.txt": " ".join(sentences) + "\n"})
+    build_index(corpus, tmp_path / "index", embedder, chunk_tokens=64, overlap_tokens=24)
+    searcher = Searcher.open(embedder, tmp_path / "index")
+    raw = searcher.index.chunks(list(range(searcher.index.manifest.chunks)))
+    assert any(a.citation.end > b.citation.start for a, b in itertools.pairwise(raw))
+    passages = searcher.search("How often is pump 12 checked?", 10).passages
+    spans = sorted((p.citation.start, p.citation.end) for p in passages)
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
+    assert "Pump 12 in hall 0" in passages[0].text
+
+
+def test_sources_limit_the_search_to_those_path_prefixes(multidoc_searcher: Searcher) -> None:
+    question = "How long is the warranty?"
+    everywhere = {p.citation.source for p in multidoc_searcher.search(question, 10).passages}
+    assert {"products/x200-manual.md", "products/x300-manual.md"} <= everywhere
+    assert len(everywhere) > 2
+    scoped = multidoc_searcher.search(question, 10, sources=["products/x3", "reports/"])
+    assert {p.citation.source for p in scoped.passages} <= {
+        "products/x300-manual.md",
+        "reports/annual-report-2023.md",
+        "reports/annual-report-2024.md",
+    }
+    assert scoped.passages[0].citation.source == "products/x300-manual.md"
+    nothing = multidoc_searcher.search(question, 5, sources=["nowhere/"])
+    assert (nothing.passages, nothing.answer_found) == ([], False)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of Australia?",  # off-corpus
+        "How do I bake sourdough bread?",  # off-corpus
+        "Can I bring my dog to the office?",  # on-topic, not answered
+    ],
+)
+def test_unanswered_questions_say_not_found_but_still_return_passages(
+    multidoc_searcher: Searcher, question: str
+) -> None:
+    result = multidoc_searcher.search(question, 3)
+    assert result.answer_found is False
+    assert len(result.passages) == 3
+    threshold = multidoc_searcher.retrieval.answer_threshold
+    assert all(p.confidence < threshold for p in result.passages)
+
+
+def test_answered_question_says_found(multidoc_searcher: Searcher) -> None:
+    result = multidoc_searcher.search("How much can I spend per night on a hotel in Paris?", 3)
+    assert result.answer_found is True
+    assert result.passages[0].confidence >= multidoc_searcher.retrieval.answer_threshold
+
+
+def test_every_mode_returns_the_same_shape(multidoc_index: Path, embedder: Embedder) -> None:
+    for mode in ("dense", "keyword", "hybrid"):
+        for fusion in ("weighted", "rrf"):
+            searcher = Searcher.open(embedder, multidoc_index, Retrieval(mode, fusion))
+            result = searcher.search("daily allowance abroad", 2)
+            assert [p.rank for p in result.passages] == [1, 2]
+            assert "60 euros per day abroad" in result.passages[0].text
+
+
+def test_rescoring_reorders_by_score_and_keeps_the_answer_first(
+    multidoc_index: Path, embedder: Embedder
+) -> None:
+    searcher = Searcher.open(embedder, multidoc_index, Retrieval(rescore_weight=0.5))
+    passages = searcher.search("What is the daily allowance abroad?", 5).passages
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    assert "60 euros per day abroad" in passages[0].text
+
+
+def test_index_without_keyword_table_falls_back_to_dense(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = write_corpus(
+        {"a.txt": "Tulips flower in spring.\n", "b.txt": "Snow falls in winter.\n"}
+    )
+    report = build_index(corpus, tmp_path / "index", embedder)
+    with sqlite3.connect(generation_dir(tmp_path / "index", report.version) / METADATA) as db:
+        db.execute("DROP TABLE chunks_fts")
+    searcher = Searcher.open(embedder, tmp_path / "index")
+    assert searcher.search("When do tulips bloom?", 1).passages[0].citation.source == "a.txt"
+
+
+def test_k_beyond_the_search_limit_is_refused(multidoc_searcher: Searcher) -> None:
+    with pytest.raises(InvalidQuery, match="k must be between 1 and 1000, got 1001"):
+        multidoc_searcher.search("hotel", 1001)
