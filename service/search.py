@@ -118,10 +118,12 @@ class Searcher:
         """Candidate rows best first with their ranking scores, and the cosines known so far."""
         mode = self.retrieval.mode
         if mode == "keyword" or (mode == "hybrid" and self.index.has_keywords):
-            terms = query_terms(question)
-            keyword = dict(self.index.keyword_search(terms, depth, allowed))
+            # Every match in one query: BM25 sorts them all anyway, and a second query
+            # restricted to the dense candidates' rows costs more than this one.
+            matched = dict(self.index.keyword_search(query_terms(question), None, allowed))
+            keyword = dict(_best_first(matched)[:depth])
         else:
-            mode, keyword = "dense", {}
+            mode, matched, keyword = "dense", {}, {}
         if mode == "keyword":
             return _best_first(keyword), {}
         if allowed is None:
@@ -133,9 +135,7 @@ class Searcher:
         # Score every candidate on both signals, so fusion never guesses a missing score.
         only_keyword = [row for row in keyword if row not in dense]
         dense.update(zip(only_keyword, self.index.similarities(vector, only_keyword), strict=True))
-        only_dense = [row for row in dense if row not in keyword]
-        keyword.update(dict.fromkeys(only_dense, 0.0))
-        keyword.update(self.index.keyword_search(terms, len(only_dense), only_dense))
+        keyword = {row: matched.get(row, 0.0) for row in dense}
         if self.retrieval.fusion == "rrf":
             fused = fuse_reciprocal_rank(dense, keyword, self.retrieval.rrf_k)
         else:

@@ -376,9 +376,10 @@ class Index:
         return [float(score) for score in stored @ vector.astype(np.float32)]
 
     def keyword_search(
-        self, terms: Sequence[str], k: int, rows: Sequence[int] | None = None
+        self, terms: Sequence[str], k: int | None, rows: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
-        """The k best chunks by BM25 for any of the terms: (row, score), best first.
+        """The k best chunks (every match when k is None) by BM25 for any of the terms:
+        (row, score), best first.
 
         Scores are positive, higher is better (FTS5's bm25() is negated). With `rows`,
         only those chunks are scored, still with the whole index's statistics.
@@ -390,8 +391,10 @@ class Index:
         if rows is not None:
             sql += f" AND rowid IN ({','.join('?' * len(rows))})"
             parameters.extend(rows)
-        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
-        parameters.append(k)
+        sql += " ORDER BY bm25(chunks_fts)"
+        if k is not None:
+            sql += " LIMIT ?"
+            parameters.append(k)
         return [(int(row), float(score)) for row, score in self._query(sql, parameters)]
 
     def rows_from(self, prefixes: Sequence[str]) -> list[int]:
