@@ -1,28 +1,9 @@
-"""Reading BEIR folders (corpus.jsonl[.gz], queries.jsonl, qrels/*.tsv) for the benchmarks."""
+"""BEIR folders as corpora of .txt files, for the build and query benchmarks."""
 
-import gzip
-import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a .jsonl or .jsonl.gz file."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
-def corpus_file(folder: Path) -> Path:
-    """The folder's corpus.jsonl or corpus.jsonl.gz."""
-    for name in ("corpus.jsonl", "corpus.jsonl.gz"):
-        if (folder / name).exists():
-            return folder / name
-    raise SystemExit(f"{folder} is not a BEIR folder: no corpus.jsonl[.gz]")
+from service.evaluation import beir_corpus_file, read_jsonl
 
 
 def write_text_corpus(folder: Path, target: Path, limit: int | None = None) -> Path:
@@ -31,7 +12,7 @@ def write_text_corpus(folder: Path, target: Path, limit: int | None = None) -> P
     if marker.exists():
         return target
     target.mkdir(parents=True, exist_ok=True)
-    for number, row in enumerate(read_jsonl(corpus_file(folder))):
+    for number, row in enumerate(read_jsonl(beir_corpus_file(folder))):
         if limit is not None and number >= limit:
             break
         name = re.sub(r"[^A-Za-z0-9._-]", "_", str(row["_id"]))

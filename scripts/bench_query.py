@@ -24,9 +24,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.beir import read_jsonl, write_text_corpus
+from scripts.beir import write_text_corpus
 from service.config import Settings
 from service.embedding import Embedder
+from service.evaluation import read_jsonl
 from service.indexing import build_index
 from service.search import Searcher
 

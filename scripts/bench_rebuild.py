@@ -20,15 +20,15 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.beir import corpus_file, read_jsonl
 from service.embedding import Embedder
+from service.evaluation import beir_corpus_file, read_jsonl
 from service.indexing import build_index
 
 
 def make_corpus(bench: Path, folder: Path, count: int) -> list[tuple[str, str]]:
     """Write `count` documents into `folder`; return two more (name, text), held back."""
     documents = []
-    for row in read_jsonl(corpus_file(bench)):
+    for row in read_jsonl(beir_corpus_file(bench)):
         name = re.sub(r"[^A-Za-z0-9._-]", "_", str(row["_id"]))
         documents.append((f"{name}.txt", f"{row.get('title', '').strip()}\n\n{row['text']}\n"))
         if len(documents) == count + 2:

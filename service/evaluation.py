@@ -134,7 +134,7 @@ def write_beir_corpus(folder: Path, corpus_dir: Path) -> int:
     """
     corpus_dir.mkdir(parents=True, exist_ok=True)
     count = 0
-    for record in _read_jsonl(beir_corpus_file(folder)):
+    for record in read_jsonl(beir_corpus_file(folder)):
         title = " ".join(str(record.get("title") or "").split())
         text = str(record.get("text") or "").strip()
         body = f"# {title}\n\n{text}\n" if title else f"{text}\n"
@@ -153,7 +153,8 @@ def beir_document_id(source: str) -> str:
     return unquote(source.removesuffix(".md"))
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, object]]:
+def read_jsonl(path: Path) -> Iterator[dict[str, object]]:
+    """Rows of a .jsonl or .jsonl.gz file."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:
         for line in handle:
