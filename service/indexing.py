@@ -137,16 +137,14 @@ def plan_build(
             and (base.manifest.chunk_tokens, base.manifest.overlap_tokens)
             == (chunk_tokens, overlap_tokens)
         )
-        added, changed, same = [], [], set()
-        for file in files:
-            state = before.pop(file.source, None)
-            if state is None:
-                added.append(file.source)
-            elif _unchanged(file, state) and reusable:
-                same.add(file.source)
-            else:
-                changed.append(file.source)
-        removed = sorted(before)
+        status, removed = _compare(files, before)
+        if not reusable:  # nothing is reused: every file already known is read again
+            status = {
+                source: "changed" if what == "same" else what for source, what in status.items()
+            }
+        added = [source for source, what in status.items() if what == "added"]
+        changed = [source for source, what in status.items() if what == "changed"]
+        same = {source for source, what in status.items() if what == "same"}
         kept_documents: dict[str, Document] = {}
         kept_chunks: dict[str, list[tuple[Chunk, str]]] = {}
         vectors: dict[str, Vectors] = {}
@@ -362,14 +360,23 @@ def _file_hash(file: CorpusFile) -> str:
 
 def corpus_changes(corpus_dir: Path, index: Index) -> list[str]:
     """Corpus files added, changed or removed since the index was built, as `+ a`, `~ b`, `- c`."""
-    before = index.files()
     files, _ = scan_corpus(corpus_dir)
-    changes: list[str] = []
+    status, removed = _compare(files, index.files())
+    marks = {"added": "+", "changed": "~"}
+    changes = [f"{marks[what]} {source}" for source, what in status.items() if what in marks]
+    return changes + [f"- {source}" for source in removed]
+
+
+def _compare(
+    files: list[CorpusFile], before: dict[str, FileState]
+) -> tuple[dict[str, str], list[str]]:
+    """Each file's status against a build's file states ("added", "changed" or "same", in
+    the files' order), and the sources that are gone (sorted)."""
+    status: dict[str, str] = {}
     for file in files:
-        known = before.pop(file.source, None)
+        known = before.get(file.source)
         if known is None:
-            changes.append(f"+ {file.source}")
-        elif not _unchanged(file, known):
-            changes.append(f"~ {file.source}")
-    changes.extend(f"- {source}" for source in sorted(before))
-    return changes
+            status[file.source] = "added"
+        else:
+            status[file.source] = "same" if _unchanged(file, known) else "changed"
+    return status, sorted(set(before) - set(status))
