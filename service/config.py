@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     fusion: Literal["weighted", "rrf"] = "weighted"
     dense_weight: float = Field(default=0.7, ge=0, le=1)
     rrf_k: int = Field(default=60, ge=0)
+    # Share of the keyword score taken from the passage's whole document.
+    document_weight: float = Field(default=0.8, ge=0, le=1)
     candidates: int = Field(default=100, ge=1, le=1000)
     # `answer_found` is true when the best passage's confidence (its cosine similarity
     # with the question) reaches this.
@@ -79,6 +81,7 @@ class Settings(BaseSettings):
             fusion=self.fusion,
             dense_weight=self.dense_weight,
             rrf_k=self.rrf_k,
+            document_weight=self.document_weight,
             candidates=self.candidates,
             answer_threshold=self.answer_threshold,
             highlighted=self.highlighted,

@@ -21,6 +21,22 @@ def fuse_weighted(dense: Scores, keyword: Scores, dense_weight: float = 0.5) -> 
     }
 
 
+def blend(passage: Scores, document: Scores, document_weight: float) -> dict[int, float]:
+    """One keyword score per row: its passage's and its document's, each min-max scaled.
+
+    Both map the same rows; `document_weight` is the document's share.
+    """
+    if not 0 <= document_weight <= 1:
+        raise ValueError(f"document_weight ({document_weight}) must be between 0 and 1")
+    rows = set(passage)
+    passage_scaled = _min_max(passage, rows)
+    document_scaled = _min_max(document, rows)
+    return {
+        row: (1 - document_weight) * passage_scaled[row] + document_weight * document_scaled[row]
+        for row in rows
+    }
+
+
 def fuse_reciprocal_rank(dense: Scores, keyword: Scores, k: int = 60) -> dict[int, float]:
     """Sum over rankings of 1 / (k + rank); a row missing from a ranking gets nothing from it."""
     if k < 0:

@@ -117,6 +117,9 @@ class Retrieval:
     # Weight of the dense score in weighted fusion; the keyword score gets the rest.
     dense_weight: float = 0.7
     rrf_k: int = 60
+    # Share of a passage's keyword score that comes from its whole document's BM25 (the
+    # rest is the passage's own): the words around a passage say what it is about.
+    document_weight: float = 0.8
     # Chunks each signal contributes before fusion (at least k).
     candidates: int = 100
     # `answer_found` when the best passage's confidence reaches this.
@@ -136,6 +139,8 @@ class Retrieval:
             raise ValueError(f"fusion ({self.fusion!r}) must be weighted or rrf")
         if not 0 <= self.dense_weight <= 1:
             raise ValueError(f"dense_weight ({self.dense_weight}) must be between 0 and 1")
+        if not 0 <= self.document_weight <= 1:
+            raise ValueError(f"document_weight ({self.document_weight}) must be between 0 and 1")
         if self.highlighted < 0:
             raise ValueError(f"highlighted ({self.highlighted}) must not be negative")
         if self.rescore_weight < 0:

@@ -13,7 +13,7 @@ from service.chunking import embed_prefix
 from service.embedding import Embedder, Vectors
 from service.errors import InvalidQuery, ModelMismatch
 from service.followup import search_text, validate_history
-from service.fusion import fuse_reciprocal_rank, fuse_weighted
+from service.fusion import blend, fuse_reciprocal_rank, fuse_weighted
 from service.highlight import best_sentences
 from service.keywords import query_terms
 from service.models import Highlight, Passage, Retrieval, SearchResult
@@ -117,10 +117,11 @@ class Searcher:
     ) -> tuple[list[tuple[int, float]], dict[int, float]]:
         """Candidate rows best first with their ranking scores, and the cosines known so far."""
         mode = self.retrieval.mode
+        terms = query_terms(question)
         if mode == "keyword" or (mode == "hybrid" and self.index.has_keywords):
             # Every match in one query: BM25 sorts them all anyway, and a second query
             # restricted to the dense candidates' rows costs more than this one.
-            matched = dict(self.index.keyword_search(query_terms(question), None, allowed))
+            matched = dict(self.index.keyword_search(terms, None, allowed))
             keyword = dict(_best_first(matched)[:depth])
         else:
             mode, matched, keyword = "dense", {}, {}
@@ -136,6 +137,12 @@ class Searcher:
         only_keyword = [row for row in keyword if row not in dense]
         dense.update(zip(only_keyword, self.index.similarities(vector, only_keyword), strict=True))
         keyword = {row: matched.get(row, 0.0) for row in dense}
+        if self.retrieval.document_weight and self.index.has_document_keywords:
+            rows = list(keyword)
+            documents = self.index.document_keyword_scores(terms, rows)
+            keyword = blend(
+                keyword, dict(zip(rows, documents, strict=True)), self.retrieval.document_weight
+            )
         if self.retrieval.fusion == "rrf":
             fused = fuse_reciprocal_rank(dense, keyword, self.retrieval.rrf_k)
         else:

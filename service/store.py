@@ -212,8 +212,12 @@ CREATE TABLE files (
 
 # The keyword index: FTS5's BM25 over what the model embeds (title, headings, text),
 # rowid = the chunk's row. Porter stemming so "measured" finds "measurement".
+# documents_fts holds each whole document (title and text), rowid = the documents
+# table's rowid: a passage whose neighbours name the question's terms is likelier to
+# answer it than one sharing a word by chance (see Retrieval.document_weight).
 _KEYWORD_SCHEMA = """
 CREATE VIRTUAL TABLE chunks_fts USING fts5(embed_text, tokenize = 'porter unicode61');
+CREATE VIRTUAL TABLE documents_fts USING fts5(text, tokenize = 'porter unicode61');
 """
 
 
@@ -276,11 +280,18 @@ def write_generation(
 
 
 def write_keyword_index(connection: sqlite3.Connection, chunks: Sequence[Chunk]) -> None:
-    """Create and fill the BM25 keyword table; row numbers match the vectors'."""
+    """Create and fill the BM25 keyword tables, once the documents table is written.
+
+    Chunk rows match the vectors'; document rows match the documents table's.
+    """
     connection.executescript(_KEYWORD_SCHEMA)
     connection.executemany(
         "INSERT INTO chunks_fts (rowid, embed_text) VALUES (?, ?)",
         ((row, chunk.embed_text or chunk.text) for row, chunk in enumerate(chunks)),
+    )
+    connection.execute(
+        "INSERT INTO documents_fts (rowid, text) SELECT rowid, title || char(10) || text "
+        "FROM documents"
     )
 
 
@@ -301,10 +312,22 @@ class Index:
         )
         # One connection shared by the server's worker threads.
         self._lock = threading.Lock()
-        # Generations written before the keyword index existed have no chunks_fts.
-        self.has_keywords = bool(
-            self._query("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'")
-        )
+        # Generations written by older versions lack one or both keyword tables.
+        tables = {name for (name,) in self._query("SELECT name FROM sqlite_master")}
+        self.has_keywords = "chunks_fts" in tables
+        self._chunk_documents: np.ndarray | None = None
+        if "documents_fts" in tables:
+            # Each chunk row's document rowid, to give a chunk its document's keyword score.
+            self._chunk_documents = np.asarray(
+                [
+                    document
+                    for (document,) in self._query(
+                        "SELECT d.rowid FROM chunks c JOIN documents d USING (document_id) "
+                        "ORDER BY c.row"
+                    )
+                ],
+                dtype=np.int64,
+            )
 
     @classmethod
     def open(cls, index_dir: Path, version: str | None = None) -> "Index":
@@ -396,6 +419,25 @@ class Index:
             sql += " LIMIT ?"
             parameters.append(k)
         return [(int(row), float(score)) for row, score in self._query(sql, parameters)]
+
+    @property
+    def has_document_keywords(self) -> bool:
+        "Whether this generation has the whole-document keyword table"
+        return self._chunk_documents is not None
+
+    def document_keyword_scores(self, terms: Sequence[str], rows: Sequence[int]) -> list[float]:
+        """For each chunk row, its whole document's BM25 for any of the terms (0: no match)."""
+        if self._chunk_documents is None or not terms or not rows:
+            return [0.0] * len(rows)
+        # Every matching document at once: FTS5 filters a rowid list only after matching.
+        scores = dict(
+            self._query(
+                "SELECT rowid, -bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ?",
+                [keyword_query(terms)],
+            )
+        )
+        documents = self._chunk_documents[np.asarray(rows, dtype=np.int64)]
+        return [float(scores.get(int(d), 0.0)) for d in documents]
 
     def rows_from(self, prefixes: Sequence[str]) -> list[int]:
         """Rows of every chunk whose document's source starts with one of the prefixes."""

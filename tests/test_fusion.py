@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from service.embedding import Embedder
-from service.fusion import fuse_reciprocal_rank, fuse_weighted
+from service.fusion import blend, fuse_reciprocal_rank, fuse_weighted
 from service.indexing import build_index
 from service.models import Retrieval
 from service.search import Searcher
@@ -70,3 +70,62 @@ def test_hybrid_puts_the_rare_keyword_first_and_keeps_meaning_matches(
     ]
     meaning = "How often does a van go to the mechanic?"
     assert hybrid.search(meaning, 1).passages[0].citation.source == "fleet/servicing.md"
+
+
+def test_blend_mixes_scaled_passage_and_document_scores() -> None:
+    passage = {1: 4.0, 2: 2.0, 3: 0.0}
+    document = {1: 1.0, 2: 3.0, 3: 3.0}
+    blended = blend(passage, document, document_weight=0.25)
+    assert blended == pytest.approx({1: 0.75, 2: 0.375 + 0.25, 3: 0.25})
+
+
+def test_blend_rejects_weights_outside_zero_to_one() -> None:
+    with pytest.raises(ValueError, match=r"document_weight \(-0.1\)"):
+        blend({1: 1.0}, {1: 1.0}, -0.1)
+
+
+HARBOUR = {
+    "harbour.md": "# Harbour guide\n\n"
+    "Every berth in the marina is numbered, and the berth list hangs in the harbour office. "
+    "A new berth plan is published each spring, after the winter storms have been counted "
+    "and the pontoons repaired by the volunteers of the marina association. Visitors who "
+    "stay longer than three nights report to the office with the papers of their boat, "
+    "and the office tells them where to moor and how the electricity posts work.\n\n"
+    "Showers and washing machines are in the low building behind the fuel station. Tokens "
+    "for them are sold in the shop, which opens at eight in the morning and closes at six "
+    "in the evening from April to October, and at four in the afternoon in winter. The "
+    "laundry room has two dryers, a table for folding clothes and a notice board where "
+    "sailors leave messages, sell old sails and look for crew for the summer races.\n",
+    "club.md": "The sailing club meets on Thursdays. Members may ask for a berth once a year.\n",
+    "weather.md": "Gale warnings are posted on the board next to the crane.\n",
+    "tides.md": "High tide comes about fifty minutes later each day.\n",
+    "safety.md": "Life jackets are worn by every child on the pontoons.\n",
+}
+
+
+def test_document_weight_lets_a_passage_borrow_its_documents_keywords(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(write_corpus(HARBOUR), index_dir, embedder)
+    # Dense weight 0: the order is the keyword score alone, so exact.
+    passage_only = Searcher.open(
+        embedder, index_dir, Retrieval(dense_weight=0.0, document_weight=0.0)
+    )
+    with_document = Searcher.open(
+        embedder, index_dir, Retrieval(dense_weight=0.0, document_weight=1.0)
+    )
+    showers = [p for p in passage_only.search("marina berth", 10).passages if "Showers" in p.text]
+    assert (
+        len(showers) == 1 and "berth" not in showers[0].text and "marina" not in showers[0].text
+    )  # a passage of its own
+
+    def order(searcher: Searcher) -> list[str]:
+        return [
+            "showers" if "Showers" in p.text else p.citation.source
+            for p in searcher.search("marina berth", 10).passages
+        ]
+
+    # On its own words the showers passage matches nothing; its document is all about berths.
+    assert order(passage_only).index("club.md") < order(passage_only).index("showers")
+    assert order(with_document).index("showers") < order(with_document).index("club.md")

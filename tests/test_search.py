@@ -104,16 +104,20 @@ def test_rescoring_reorders_by_score_and_keeps_the_answer_first(
     assert "60 euros per day abroad" in passages[0].text
 
 
-def test_index_without_keyword_table_falls_back_to_dense(
-    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+@pytest.mark.parametrize("table", ["chunks_fts", "documents_fts"])
+def test_index_without_a_keyword_table_still_answers(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder, table: str
 ) -> None:
+    # Generations written by older versions lack one or both tables: dense alone, or
+    # hybrid on the passages' own keywords.
     corpus = write_corpus(
         {"a.txt": "Tulips flower in spring.\n", "b.txt": "Snow falls in winter.\n"}
     )
     report = build_index(corpus, tmp_path / "index", embedder)
     with sqlite3.connect(generation_dir(tmp_path / "index", report.version) / METADATA) as db:
-        db.execute("DROP TABLE chunks_fts")
+        db.execute(f"DROP TABLE {table}")
     searcher = Searcher.open(embedder, tmp_path / "index")
+    assert searcher.index.has_document_keywords == (table == "chunks_fts")
     assert searcher.search("When do tulips bloom?", 1).passages[0].citation.source == "a.txt"
 
 
