@@ -186,10 +186,23 @@ def _sections(document: Document) -> list[tuple[Span, tuple[str, ...]]]:
     starts = sorted(cuts)
     sections: list[tuple[Span, tuple[str, ...]]] = []
     path: tuple[str, ...] = ()
+    carried: int | None = None
     for start, end in zip(starts, [*starts[1:], len(document.text)], strict=True):
         path = cuts[start] or path  # a page break keeps the heading it falls under
-        sections.append(((start, end), path))
+        if end < len(document.text) and cuts[end] and _heading_only(document.text, start, end):
+            # "# Report" straight before "## People": a passage of one heading answers
+            # nothing, so it opens the next section instead.
+            carried = start if carried is None else carried
+            continue
+        sections.append(((start if carried is None else carried, end), path))
+        carried = None
     return sections
+
+
+def _heading_only(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is one line (a heading) and white space."""
+    line_end = text.find("\n", start, end)
+    return line_end == -1 or not text[line_end:end].strip()
 
 
 def _fit(

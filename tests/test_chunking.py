@@ -100,6 +100,27 @@ def test_markdown_chunks_carry_heading_path_and_title_context(
     assert chunks[1].embed_text == "Guide\nSetup\n## Setup\n\nInstall it."
 
 
+def test_a_heading_with_no_text_of_its_own_opens_the_next_section(
+    write_corpus: WriteFiles, embedder: Embedder
+) -> None:
+    corpus = write_corpus(
+        {
+            "report.md": "# Report 2024\n\n## People\n\nWe hired ten people.\n\n## Money\n\nIt grew.\n"
+        }
+    )
+    document = load_document(corpus / "report.md", "report.md")
+    chunks = chunk_document(document, embedder)
+    assert [(c.text, c.heading) for c in chunks] == [
+        ("# Report 2024\n\n## People\n\nWe hired ten people.", ("Report 2024", "People")),
+        ("## Money\n\nIt grew.", ("Report 2024", "Money")),
+    ]
+    # A document that is nothing but a heading still has its one passage.
+    alone = write_corpus({"title.md": "# Only a title\n"}) / "title.md"
+    assert [c.text for c in chunk_document(load_document(alone, "title.md"), embedder)] == [
+        "# Only a title"
+    ]
+
+
 def test_a_sentence_longer_than_the_limit_is_hard_split(
     documents: list[Document], embedder: Embedder
 ) -> None:
