@@ -1,6 +1,7 @@
 """The command line: `herein build`, `serve`, `ask`, `eval`, `generations`, `rollback`."""
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -11,7 +12,7 @@ from typing import Any, cast
 import click
 from pydantic import ValidationError
 
-from service.config import Settings
+from service.config import Settings, unknown_settings
 from service.embedding import Embedder, model_location_is_local
 from service.errors import HereinError, IndexNotFound
 from service.evaluation import (
@@ -50,6 +51,9 @@ class _Group(click.Group):
 
 def _settings(**flags: Any) -> Settings:
     # Flags win over HEREIN_* variables, which win over defaults.
+    unknown = unknown_settings(os.environ)
+    if unknown:
+        raise click.ClickException(f"Unknown setting: {'; '.join(unknown)}")
     try:
         return Settings(**{name: value for name, value in flags.items() if value is not None})
     except ValidationError as error:
@@ -262,7 +266,19 @@ def serve(
         f"Serving generation {searcher.index.version} on http://{settings.host}:{settings.port}",
         err=True,
     )
+    _show_service_log()
     uvicorn.run(create_app(settings, searcher), host=settings.host, port=settings.port)
+
+
+def _show_service_log() -> None:
+    """herein's own lines (generation swaps, watched changes, failed jobs) on stderr,
+    shaped like uvicorn's; Python shows only warnings and errors otherwise."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    log = logging.getLogger("service")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
 
 
 @main.command()

@@ -1,5 +1,7 @@
 """Settings: flags, then HEREIN_* environment variables, then these defaults."""
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -87,3 +89,19 @@ class Settings(BaseSettings):
             highlighted=self.highlighted,
             rescore_weight=self.rescore_weight,
         )
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """One message per HEREIN_* variable herein does not know, with the nearest real name.
+
+    A misspelt name would otherwise be ignored without a word: HEREIN_APIKEY would
+    leave the API open.
+    """
+    known = [f"HEREIN_{name.upper()}" for name in Settings.model_fields]
+    messages = []
+    for name in sorted(n for n in environ if n.upper().startswith("HEREIN_")):
+        if name.upper() in known:
+            continue
+        near = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+        messages.append(f"{name}" + (f" (did you mean {near[0]}?)" if near else ""))
+    return messages

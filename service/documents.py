@@ -33,14 +33,19 @@ class CorpusFile:
     mtime_ns: int
 
 
+def check_corpus(corpus_dir: Path) -> None:
+    """Raise CorpusNotFound unless the corpus folder exists."""
+    if not corpus_dir.is_dir():
+        raise CorpusNotFound(f"Corpus folder not found: {corpus_dir}")
+
+
 def scan_corpus(corpus_dir: Path) -> tuple[list[CorpusFile], list[SkippedFile]]:
     """Every visible file under the corpus (sorted), and the links that leave it.
 
     Hidden files and folders (dot names) are ignored. A link is followed only when
     it points inside the corpus.
     """
-    if not corpus_dir.is_dir():
-        raise CorpusNotFound(f"Corpus folder not found: {corpus_dir}")
+    check_corpus(corpus_dir)
     root = corpus_dir.resolve()
     files: list[CorpusFile] = []
     skipped: list[SkippedFile] = []

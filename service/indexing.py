@@ -16,7 +16,7 @@ import numpy as np
 
 from service.cache import VectorCache
 from service.chunking import chunk_document
-from service.documents import CorpusFile, load_document, scan_corpus
+from service.documents import CorpusFile, check_corpus, load_document, scan_corpus
 from service.embedding import Embedder, Vectors
 from service.errors import (
     EmptyCorpus,
@@ -231,6 +231,7 @@ def build_index(
     any point leaves the current generation untouched; the next build removes leftovers.
     """
     started = time.perf_counter()
+    check_corpus(corpus_dir)  # before the lock creates the index folder
     with BuildLock(index_dir) as lock:
         for version in lock.removed:
             log(f"removed generation {version}, left by a build that did not finish")

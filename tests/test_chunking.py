@@ -105,7 +105,8 @@ def test_a_heading_with_no_text_of_its_own_opens_the_next_section(
 ) -> None:
     corpus = write_corpus(
         {
-            "report.md": "# Report 2024\n\n## People\n\nWe hired ten people.\n\n## Money\n\nIt grew.\n"
+            "report.md": "# Report 2024\n\n## People\n\nWe hired ten people.\n\n"
+            "## Money\n\nIt grew.\n"
         }
     )
     document = load_document(corpus / "report.md", "report.md")

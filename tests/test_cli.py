@@ -73,6 +73,27 @@ def test_bad_values_are_named(
     assert message in result.output
 
 
+def test_a_misspelt_setting_is_named_with_the_real_one(tmp_path: Path) -> None:
+    result = CliRunner(env={"HEREIN_CORPUS": str(tmp_path), "HEREIN_APIKEY": "x"}).invoke(
+        main, ["build", "--index", str(tmp_path / "index")]
+    )
+    assert result.exit_code == 1
+    assert (
+        "Unknown setting: HEREIN_APIKEY (did you mean HEREIN_API_KEY?); "
+        "HEREIN_CORPUS (did you mean HEREIN_CORPUS_DIR?)"
+    ) in result.output
+    assert not (tmp_path / "index").exists()
+
+
+def test_a_missing_corpus_leaves_no_index_folder_behind(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["build", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "index")]
+    )
+    assert result.exit_code == 1
+    assert f"Corpus folder not found: {tmp_path / 'nope'}" in result.output
+    assert not (tmp_path / "index").exists()
+
+
 def test_empty_corpus_fails_and_keeps_the_current_index(
     write_corpus: WriteFiles, seed_index: Path
 ) -> None:
