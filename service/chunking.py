@@ -23,6 +23,7 @@ class Tokenizer(Protocol):
 # A sentence ends at . ! ? (and closing quotes or brackets) before white space and
 # a character that is not a lower-case letter, so "e.g. this" stays one sentence.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
+_LINE_END = re.compile(r"[\r\n]")
 _PARAGRAPH = re.compile(r"\n[ \t\r]*\n\s*|\f\s*")
 
 
@@ -189,9 +190,9 @@ def _sections(document: Document) -> list[tuple[Span, tuple[str, ...]]]:
     carried: int | None = None
     for start, end in zip(starts, [*starts[1:], len(document.text)], strict=True):
         path = cuts[start] or path  # a page break keeps the heading it falls under
-        if end < len(document.text) and cuts[end] and _heading_only(document.text, start, end):
+        if _nests(cuts[start], cuts.get(end, ())) and _heading_only(document.text, start, end):
             # "# Report" straight before "## People": a passage of one heading answers
-            # nothing, so it opens the next section instead.
+            # nothing, so it opens the section under it instead.
             carried = start if carried is None else carried
             continue
         sections.append(((start if carried is None else carried, end), path))
@@ -199,10 +200,15 @@ def _sections(document: Document) -> list[tuple[Span, tuple[str, ...]]]:
     return sections
 
 
+def _nests(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
+    """Whether heading path `inner` lies under heading path `outer` (both headings)."""
+    return bool(outer) and len(inner) > len(outer) and inner[: len(outer)] == outer
+
+
 def _heading_only(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] is one line (a heading) and white space."""
-    line_end = text.find("\n", start, end)
-    return line_end == -1 or not text[line_end:end].strip()
+    """Whether text[start:end] is one line (the heading) and white space."""
+    line_end = _LINE_END.search(text, start, end)
+    return line_end is None or not text[line_end.start() : end].strip()
 
 
 def _fit(

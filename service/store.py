@@ -318,16 +318,11 @@ class Index:
         self._chunk_documents: np.ndarray | None = None
         if "documents_fts" in tables:
             # Each chunk row's document rowid, to give a chunk its document's keyword score.
-            self._chunk_documents = np.asarray(
-                [
-                    document
-                    for (document,) in self._query(
-                        "SELECT d.rowid FROM chunks c JOIN documents d USING (document_id) "
-                        "ORDER BY c.row"
-                    )
-                ],
-                dtype=np.int64,
-            )
+            self._chunk_documents = np.full(manifest.chunks, -1, dtype=np.int64)
+            for row, document in self._query(
+                "SELECT c.row, d.rowid FROM chunks c JOIN documents d USING (document_id)"
+            ):
+                self._chunk_documents[row] = document
 
     @classmethod
     def open(cls, index_dir: Path, version: str | None = None) -> "Index":

@@ -115,6 +115,18 @@ def test_a_heading_with_no_text_of_its_own_opens_the_next_section(
         ("# Report 2024\n\n## People\n\nWe hired ten people.", ("Report 2024", "People")),
         ("## Money\n\nIt grew.", ("Report 2024", "Money")),
     ]
+    # Only into a section under it: an empty "## A.1" stays out of "# B", and a
+    # one-line paragraph before the first heading is not a heading.
+    other = write_corpus(
+        {"book.md": "One line of intro.\n\n# A\n\nText a.\n\n## A.1\n\n# B\n\nText b.\n"}
+    )
+    book = chunk_document(load_document(other / "book.md", "book.md"), embedder)
+    assert [(c.text, c.heading) for c in book] == [
+        ("One line of intro.", ()),
+        ("# A\n\nText a.", ("A",)),
+        ("## A.1", ("A", "A.1")),
+        ("# B\n\nText b.", ("B",)),
+    ]
     # A document that is nothing but a heading still has its one passage.
     alone = write_corpus({"title.md": "# Only a title\n"}) / "title.md"
     assert [c.text for c in chunk_document(load_document(alone, "title.md"), embedder)] == [
