@@ -24,6 +24,7 @@ class Tokenizer(Protocol):
 # a character that is not a lower-case letter, so "e.g. this" stays one sentence.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
 _LINE_END = re.compile(r"[\r\n]")
+_LIST_NUMBER = re.compile(r"\d+[.)]\s")
 _PARAGRAPH = re.compile(r"\n[ \t\r]*\n\s*|\f\s*")
 
 
@@ -64,7 +65,19 @@ def _line_breaks(text: str, start: int, end: int) -> list[int]:
         while after < end and text[after] in " \t":
             after += 1
         wrapped = (
-            before >= start and after < end and text[before].isalnum() and text[after].islower()
+            before >= start
+            and after < end
+            and text[before].isalnum()
+            and (
+                text[after].islower()
+                # "up to\n500 euros": a number carries on a lower-case line, unless it
+                # starts a numbered list item ("1. ", "2) ").
+                or (
+                    text[before].islower()
+                    and text[after].isdigit()
+                    and not _LIST_NUMBER.match(text, after, end)
+                )
+            )
         )
         if not wrapped:
             breaks.append(position)

@@ -175,6 +175,16 @@ def test_sentences_split_on_punctuation_paragraphs_and_lists_not_wrapped_lines()
     ]
 
 
+def test_a_wrapped_line_may_start_with_a_number_unless_it_is_a_list_item() -> None:
+    text = "The allowance is up to\n500 euros for a monitor. Steps to claim\n1. buy it\n2) send it"
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "The allowance is up to\n500 euros for a monitor.",
+        "Steps to claim",
+        "1. buy it",
+        "2) send it",
+    ]
+
+
 def test_overlap_must_be_smaller_than_window(embedder: Embedder) -> None:
     document = Document("p.txt", "p.txt", "P", "Text.", "text/plain", "x")
     with pytest.raises(ValueError, match=r"overlap_tokens \(64\) must be below max_tokens \(64\)"):
