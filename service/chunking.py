@@ -91,6 +91,8 @@ def _sentences_in(text: str, start: int, end: int) -> list[Span]:
         following = text[match.end() : match.end() + 1]
         if following and following.islower():
             continue  # "e.g. this", "approx. five": not a sentence end
+        if _LIST_NUMBER.fullmatch(text[cut : match.end()].strip() + " "):
+            continue  # "1. Buy it": a list item's number, not a sentence
         spans.append(_trim(text, cut, match.end()))
         cut = match.end()
     spans.append(_trim(text, cut, end))

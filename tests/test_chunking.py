@@ -176,12 +176,12 @@ def test_sentences_split_on_punctuation_paragraphs_and_lists_not_wrapped_lines()
 
 
 def test_a_wrapped_line_may_start_with_a_number_unless_it_is_a_list_item() -> None:
-    text = "The allowance is up to\n500 euros for a monitor. Steps to claim\n1. buy it\n2) send it"
+    text = "The allowance is up to\n500 euros for a monitor. Steps to claim\n1. Buy it\n2) Send it"
     assert [text[s:e] for s, e in split_sentences(text)] == [
         "The allowance is up to\n500 euros for a monitor.",
         "Steps to claim",
-        "1. buy it",
-        "2) send it",
+        "1. Buy it",
+        "2) Send it",
     ]
 
 
