@@ -10,15 +10,7 @@ def fuse_weighted(dense: Scores, keyword: Scores, dense_weight: float = 0.5) -> 
 
     A row missing from one ranking gets that ranking's lowest score.
     """
-    if not 0 <= dense_weight <= 1:
-        raise ValueError(f"dense_weight ({dense_weight}) must be between 0 and 1")
-    rows = set(dense) | set(keyword)
-    dense_scaled = _min_max(dense, rows)
-    keyword_scaled = _min_max(keyword, rows)
-    return {
-        row: dense_weight * dense_scaled[row] + (1 - dense_weight) * keyword_scaled[row]
-        for row in rows
-    }
+    return _weighted_sum(dense, keyword, dense_weight, "dense_weight")
 
 
 def blend(passage: Scores, document: Scores, document_weight: float) -> dict[int, float]:
@@ -26,15 +18,7 @@ def blend(passage: Scores, document: Scores, document_weight: float) -> dict[int
 
     Both map the same rows; `document_weight` is the document's share.
     """
-    if not 0 <= document_weight <= 1:
-        raise ValueError(f"document_weight ({document_weight}) must be between 0 and 1")
-    rows = set(passage)
-    passage_scaled = _min_max(passage, rows)
-    document_scaled = _min_max(document, rows)
-    return {
-        row: (1 - document_weight) * passage_scaled[row] + document_weight * document_scaled[row]
-        for row in rows
-    }
+    return _weighted_sum(document, passage, document_weight, "document_weight")
 
 
 def fuse_reciprocal_rank(dense: Scores, keyword: Scores, k: int = 60) -> dict[int, float]:
@@ -47,6 +31,16 @@ def fuse_reciprocal_rank(dense: Scores, keyword: Scores, k: int = 60) -> dict[in
         for rank, row in enumerate(ranked, start=1):
             fused[row] = fused.get(row, 0.0) + 1 / (k + rank)
     return fused
+
+
+def _weighted_sum(first: Scores, second: Scores, weight: float, name: str) -> dict[int, float]:
+    """weight x first + (1 - weight) x second, each min-max scaled over the union of rows."""
+    if not 0 <= weight <= 1:
+        raise ValueError(f"{name} ({weight}) must be between 0 and 1")
+    rows = set(first) | set(second)
+    first_scaled = _min_max(first, rows)
+    second_scaled = _min_max(second, rows)
+    return {row: weight * first_scaled[row] + (1 - weight) * second_scaled[row] for row in rows}
 
 
 def _min_max(scores: Scores, rows: set[int]) -> dict[int, float]:
