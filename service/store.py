@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -315,14 +316,7 @@ class Index:
         # Generations written by older versions lack one or both keyword tables.
         tables = {name for (name,) in self._query("SELECT name FROM sqlite_master")}
         self.has_keywords = "chunks_fts" in tables
-        self._chunk_documents: np.ndarray | None = None
-        if "documents_fts" in tables:
-            # Each chunk row's document rowid, to give a chunk its document's keyword score.
-            self._chunk_documents = np.full(manifest.chunks, -1, dtype=np.int64)
-            for row, document in self._query(
-                "SELECT c.row, d.rowid FROM chunks c JOIN documents d USING (document_id)"
-            ):
-                self._chunk_documents[row] = document
+        self.has_document_keywords = "documents_fts" in tables
 
     @classmethod
     def open(cls, index_dir: Path, version: str | None = None) -> "Index":
@@ -415,14 +409,21 @@ class Index:
             parameters.append(k)
         return [(int(row), float(score)) for row, score in self._query(sql, parameters)]
 
-    @property
-    def has_document_keywords(self) -> bool:
-        "Whether this generation has the whole-document keyword table"
-        return self._chunk_documents is not None
+    @cached_property
+    def _chunk_documents(self) -> np.ndarray:
+        """Each chunk row's document rowid; read on the first search that needs it, not on
+        every open (builds, rollbacks and listings open generations too)."""
+        pairs = np.asarray(
+            self._query("SELECT c.row, d.rowid FROM chunks c JOIN documents d USING (document_id)"),
+            dtype=np.int64,
+        ).reshape(-1, 2)
+        documents = np.full(self.manifest.chunks, -1, dtype=np.int64)
+        documents[pairs[:, 0]] = pairs[:, 1]
+        return documents
 
     def document_keyword_scores(self, terms: Sequence[str], rows: Sequence[int]) -> list[float]:
         """For each chunk row, its whole document's BM25 for any of the terms (0: no match)."""
-        if self._chunk_documents is None or not terms or not rows:
+        if not self.has_document_keywords or not terms or not rows:
             return [0.0] * len(rows)
         # Every matching document at once: FTS5 filters a rowid list only after matching.
         scores = dict(
