@@ -103,5 +103,5 @@ def unknown_settings(environ: Mapping[str, str]) -> list[str]:
         if name.upper() in known:
             continue
         near = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
-        messages.append(f"{name}" + (f" (did you mean {near[0]}?)" if near else ""))
+        messages.append(name + (f" (did you mean {near[0]}?)" if near else ""))
     return messages
