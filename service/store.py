@@ -515,14 +515,21 @@ class Index:
         ]
 
     def stored_chunks(self) -> list[tuple[int, Chunk, str]]:
-        """Every chunk as (row, chunk without its embed text, embed hash), in row order."""
+        """Every chunk as (row, chunk, embed hash), in row order.
+
+        The embed text comes back from the keyword index (empty in generations without
+        one), so a chunk a build reuses keeps its title and headings as keywords.
+        """
+        embed_text = "f.embed_text" if self.has_keywords else "''"
+        join = "LEFT JOIN chunks_fts f ON f.rowid = c.row" if self.has_keywords else ""
         return [
             (row, Chunk(chunk_id, document_id, text, start, end, line_start, line_end, page,
-                        page_end, tuple(json.loads(heading))), embed_hash)
+                        page_end, tuple(json.loads(heading)), embed_text or ""), embed_hash)
             for (row, chunk_id, document_id, text, start, end, line_start, line_end, page,
-                 page_end, heading, embed_hash) in self._query(
-                """SELECT row, chunk_id, document_id, text, start, "end", line_start, line_end,
-                page, page_end, heading, embed_hash FROM chunks ORDER BY row"""
+                 page_end, heading, embed_hash, embed_text) in self._query(
+                f"""SELECT c.row, c.chunk_id, c.document_id, c.text, c.start, c."end",
+                c.line_start, c.line_end, c.page, c.page_end, c.heading, c.embed_hash,
+                {embed_text} FROM chunks c {join} ORDER BY c.row"""
             )
         ]  # fmt: skip
 

@@ -139,6 +139,23 @@ def test_incremental_build_embeds_only_new_text_and_matches_a_full_build(
     assert hit.citation.source == "cats.txt"
 
 
+def test_a_reused_chunk_keeps_its_title_as_a_keyword(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    # The title is no word of the text: only the embedded context carries it.
+    corpus = write_corpus({"zebra-care.txt": "Give them hay twice a day."})
+    index_dir = tmp_path / "index"
+    build_index(corpus, index_dir, embedder)
+    (corpus / "lions.txt").write_text("Lions sleep most of the day.")
+    assert build_index(corpus, index_dir, embedder).plan.endswith("1 chunks reused, 1 to embed")
+    index = Index.open(index_dir)
+    try:
+        [(row, _)] = index.keyword_search(["zebra"], None)
+        assert index.chunks([row])[0].citation.source == "zebra-care.txt"
+    finally:
+        index.close()
+
+
 def test_build_without_changes_makes_no_generation(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
 ) -> None:
