@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     fusion: Literal["weighted", "rrf"] = "weighted"
     dense_weight: float = Field(default=0.7, ge=0, le=1)
     rrf_k: int = Field(default=60, ge=0)
-    # Share of the keyword score taken from the passage's whole document.
+    # Share of the keyword score taken from the passage's block (see Retrieval).
     document_weight: float = Field(default=0.8, ge=0, le=1)
     candidates: int = Field(default=100, ge=1, le=1000)
     # `answer_found` is true when the best passage's confidence (its cosine similarity

@@ -23,6 +23,7 @@ from service.embedding import Embedder
 from service.indexing import build_index
 from service.models import Mode, Passage
 from service.search import Searcher
+from service.store import INDEX_FORMAT, Index
 
 MODES: tuple[Mode, ...] = ("dense", "keyword", "hybrid")
 
@@ -202,8 +203,13 @@ def cached_index(
     folder = cache_dir / f"{name}-{key}"
     index_dir = folder / "index"
     if (index_dir / "CURRENT").is_file():
-        log(f"Reusing the index in {index_dir}")
-        return index_dir
+        index = Index.open(index_dir)
+        current = index.manifest.index_format == INDEX_FORMAT
+        index.close()
+        if current:
+            log(f"Reusing the index in {index_dir}")
+            return index_dir
+        # Written by an older herein: rebuilt, with the vectors it already has.
     if beir or corpus_dir is None:
         corpus_dir = folder / "corpus"
         if not corpus_dir.is_dir():

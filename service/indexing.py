@@ -27,6 +27,7 @@ from service.errors import (
 )
 from service.models import Chunk, Document, SkippedFile
 from service.store import (
+    INDEX_FORMAT,
     BuildLock,
     FileState,
     Index,
@@ -129,13 +130,20 @@ def plan_build(
     base = _open_base(index_dir)
     try:
         before = base.files() if base else {}
-        reusable = (
+        # Vectors are found by what was embedded, so any base made by this model lends
+        # them; documents and chunks are kept only if they were cut the same way.
+        same_model = (
             base is not None
             and not full
             and (base.manifest.model_fingerprint, base.manifest.model_dimension)
             == (embedder.fingerprint, embedder.dimension)
+        )
+        reusable = (
+            base is not None
+            and same_model
             and (base.manifest.chunk_tokens, base.manifest.overlap_tokens)
             == (chunk_tokens, overlap_tokens)
+            and base.manifest.index_format == INDEX_FORMAT
         )
         status, removed = _compare(files, before)
         if not reusable:  # nothing is reused: every file already known is read again
@@ -148,8 +156,9 @@ def plan_build(
         kept_documents: dict[str, Document] = {}
         kept_chunks: dict[str, list[tuple[Chunk, str]]] = {}
         vectors: dict[str, Vectors] = {}
-        if base is not None and reusable:
-            kept_documents = {d.source: d for d in base.stored_documents() if d.source in same}
+        if base is not None and same_model:
+            if reusable:
+                kept_documents = {d.source: d for d in base.stored_documents() if d.source in same}
             ids = {d.document_id for d in kept_documents.values()}
             base_vectors = base.vectors()
             for row, chunk, embed_hash in base.stored_chunks():
@@ -262,6 +271,7 @@ def build_index(
             skipped=len(plan.skipped),
             chunk_tokens=chunk_tokens,
             overlap_tokens=overlap_tokens,
+            index_format=INDEX_FORMAT,
         )
         lock.claim(manifest.version)
         progress("writing", 0, len(plan.chunks))

@@ -117,9 +117,9 @@ class Retrieval:
     # Weight of the dense score in weighted fusion; the keyword score gets the rest.
     dense_weight: float = 0.7
     rrf_k: int = 60
-    # Hybrid only: share of a passage's keyword score that comes from its whole
-    # document's BM25 (the rest is the passage's own): the words around a passage say
-    # what it is about.
+    # Hybrid only: share of a passage's keyword score that comes from its block's BM25
+    # (its document, or the part of a long one around it; the rest is the passage's
+    # own): the words around a passage say what it is about.
     document_weight: float = 0.8
     # Chunks each signal contributes before fusion (at least k).
     candidates: int = 100

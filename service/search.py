@@ -137,11 +137,11 @@ class Searcher:
         only_keyword = [row for row in keyword if row not in dense]
         dense.update(zip(only_keyword, self.index.similarities(vector, only_keyword), strict=True))
         keyword = {row: matched.get(row, 0.0) for row in dense}
-        if self.retrieval.document_weight and self.index.has_document_keywords:
+        if self.retrieval.document_weight and self.index.has_block_keywords:
             rows = list(keyword)
-            documents = self.index.document_keyword_scores(terms, rows)
+            blocks = self.index.block_keyword_scores(terms, rows)
             keyword = blend(
-                keyword, dict(zip(rows, documents, strict=True)), self.retrieval.document_weight
+                keyword, dict(zip(rows, blocks, strict=True)), self.retrieval.document_weight
             )
         if self.retrieval.fusion == "rrf":
             fused = fuse_reciprocal_rank(dense, keyword, self.retrieval.rrf_k)

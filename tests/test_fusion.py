@@ -9,6 +9,7 @@ from service.fusion import blend, fuse_reciprocal_rank, fuse_weighted
 from service.indexing import build_index
 from service.models import Retrieval
 from service.search import Searcher
+from service.store import BLOCK_CHARS, Index
 from tests.conftest import WriteFiles
 
 
@@ -129,3 +130,29 @@ def test_document_weight_lets_a_passage_borrow_its_documents_keywords(
     # On its own words the showers passage matches nothing; its document is all about berths.
     assert order(passage_only).index("club.md") < order(passage_only).index("showers")
     assert order(with_document).index("showers") < order(with_document).index("club.md")
+
+
+def test_a_passage_borrows_keywords_from_its_neighbours_not_from_far_away(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    # One long document: berths are named at its start only, the showers at both ends.
+    filler = "".join(
+        f"On day {n} the wind came from the west and the boats stayed in.\n\n"
+        for n in range(BLOCK_CHARS // 40)
+    )
+    text = (
+        "Berths in the marina are let by the year.\n\nThe showers are by the gate.\n\n"
+        f"{filler}The showers are by the crane.\n"
+    )
+    index_dir = tmp_path / "index"
+    build_index(write_corpus({"harbour.md": text}), index_dir, embedder)
+    index = Index.open(index_dir)
+    try:
+        rows = [row for row, _ in index.keyword_search(["showers"], None)]
+        by_place = {
+            "gate" if "gate" in chunk.text else "crane": chunk.row for chunk in index.chunks(rows)
+        }
+        near, far = index.block_keyword_scores(["berths"], [by_place["gate"], by_place["crane"]])
+        assert near > 0 and far == 0
+    finally:
+        index.close()

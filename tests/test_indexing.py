@@ -1,8 +1,10 @@
 """The build: incremental and one at a time; a failed or killed build never touches the
 generation in use; leftovers, generations and rollback (real model)."""
 
+import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +156,28 @@ def test_a_reused_chunk_keeps_its_title_as_a_keyword(
         assert index.chunks([row])[0].citation.source == "zebra-care.txt"
     finally:
         index.close()
+
+
+def test_a_generation_of_an_older_format_is_rebuilt_without_embedding_again(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = write_corpus(CORPUS)
+    index_dir = tmp_path / "index"
+    first = build_index(corpus, index_dir, embedder)
+    # What a generation written before blocks_fts looks like.
+    folder = generation_dir(index_dir, first.version)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    del manifest["index_format"]
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    with sqlite3.connect(folder / METADATA) as db:
+        db.execute("DROP TABLE blocks_fts")
+    assert not Index.open(index_dir).has_block_keywords
+
+    second = build_index(corpus, index_dir, embedder)
+    assert second.created
+    assert second.plan == "0 added, 3 changed, 0 removed, 3 chunks reused, 0 to embed"
+    assert Index.open(index_dir).has_block_keywords
+    assert not build_index(corpus, index_dir, embedder).created
 
 
 def test_build_without_changes_makes_no_generation(

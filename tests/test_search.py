@@ -104,7 +104,7 @@ def test_rescoring_reorders_by_score_and_keeps_the_answer_first(
     assert "60 euros per day abroad" in passages[0].text
 
 
-@pytest.mark.parametrize("table", ["chunks_fts", "documents_fts"])
+@pytest.mark.parametrize("table", ["chunks_fts", "blocks_fts"])
 def test_index_without_a_keyword_table_still_answers(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder, table: str
 ) -> None:
@@ -117,7 +117,7 @@ def test_index_without_a_keyword_table_still_answers(
     with sqlite3.connect(generation_dir(tmp_path / "index", report.version) / METADATA) as db:
         db.execute(f"DROP TABLE {table}")
     searcher = Searcher.open(embedder, tmp_path / "index")
-    assert searcher.index.has_document_keywords == (table == "chunks_fts")
+    assert searcher.index.has_block_keywords == (table == "chunks_fts")
     assert searcher.search("When do tulips bloom?", 1).passages[0].citation.source == "a.txt"
 
 
