@@ -6,19 +6,19 @@ Hybrid search blends a passage's own BM25 with its surroundings' (Retrieval.docu
 SciFact's abstracts are short (median 1,430 characters), so there any context of a few
 thousand characters is the whole abstract. To see what long documents do, this joins the
 abstracts into pseudo-documents of GROUP abstracts each, either neighbours by topic
-(nearest centroids) or at random, and scores each chunk's context by BM25 over either its
-whole pseudo-document or its block (service.store.keyword_blocks at a given size). Each
-chunk keeps its vector and its own BM25 from the SciFact index that `herein eval` builds;
-ranking is the service's weighted fusion, a document's score its best passage's, and
-nDCG@10 is judged on the train split against the original abstracts. The block size in
-service.store.BLOCK_CHARS is the best on topic joins (a real long document keeps to its
-subject); random joins are the worst case.
+(nearest centroids) or at random, writes the service's keyword tables for them with blocks
+of a given size (or of whole documents), and scores each chunk's context by its block's
+BM25. Each chunk keeps its vector and its own BM25 from the SciFact index that `herein
+eval` builds; ranking is the service's weighted fusion, a document's score its best
+passage's, and nDCG@10 is judged on the train split against the original abstracts.
+service.store.BLOCK_CHARS is the size this chose (best on topic joins, like a real long
+document that keeps to its subject; random joins are the worst case).
 """
 
 import argparse
 import math
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from service.evaluation import beir_document_id, cached_index, load_beir
 from service.fusion import blend, fuse_weighted
 from service.keywords import query_terms
 from service.models import Retrieval
-from service.store import Index, keyword_blocks, keyword_query
+from service.store import Index, keyword_query, write_keyword_index
 
 GROUP = 15
 SIZES = (2000, 4000, 8000)
@@ -87,32 +87,33 @@ def main() -> None:
         by_document.setdefault(chunk.document_id, []).append(row)
     rng = np.random.default_rng(0)
     for grouping in ("topic", "random"):
-        texts, placed = [], []  # each long document's text; (row, chunk moved into it)
+        # Each abstract's title becomes a heading line inside a long document; the first
+        # chunk under it starts at it, as a chunk under a heading does.
+        long_documents, rows, chunks = [], [], []
         for g, members in enumerate(_groups(centroids, grouping, rng)):
             parts, offset = [], 0
             for member in members:
                 document = documents[member]
                 shift = offset + len(document.title) + 1
-                for row in by_document.get(document.document_id, []):
+                for n, row in enumerate(by_document.get(document.document_id, [])):
                     c = stored[row]
-                    moved = replace(c, document_id=str(g), start=c.start + shift, end=c.end + shift)
-                    placed.append((row, moved))
+                    start = offset if n == 0 else c.start + shift
+                    rows.append(row)
+                    chunks.append(replace(c, document_id=str(g), start=start, end=c.end + shift))
                 parts.append(f"{document.title}\n{document.text}")
                 offset += len(parts[-1]) + 2
-            texts.append("\n\n".join(parts))
-        print(f"{grouping}: {len(texts)} long documents of up to {GROUP} abstracts")
-        whole = {row: int(chunk.document_id) for row, chunk in placed}
-        print(f"  whole document: {ndcg(_context(list(enumerate(texts)), whole)):.4f}")
-        chunks = [chunk for _, chunk in placed]
-        for size in SIZES:
-            blocks = keyword_blocks(chunks, size)
-            block_texts, block_of = [], {}
-            for b, (first, last) in enumerate(blocks):
-                text = texts[int(chunks[first].document_id)]
-                block_texts.append((b, text[chunks[first].start : chunks[last].end]))
-                block_of.update((row, b) for row, _ in placed[first : last + 1])
-            figure = ndcg(_context(block_texts, block_of))
-            print(f"  blocks of {size} characters ({len(blocks)}): {figure:.4f}")
+            long_documents.append(
+                replace(documents[0], document_id=str(g), title="", text="\n\n".join(parts))
+            )
+        print(f"{grouping}: {len(long_documents)} long documents of up to {GROUP} abstracts")
+        for size in (*SIZES, None):
+            # The service's own keyword tables, written for the long documents.
+            db = sqlite3.connect(":memory:")
+            write_keyword_index(
+                db, long_documents, chunks, size or sum(len(d.text) for d in long_documents)
+            )
+            label = f"blocks of {size} characters" if size else "whole documents"
+            print(f"  {label}: {ndcg(_context(db, rows)):.4f}")
 
 
 def _groups(centroids: np.ndarray, grouping: str, rng: np.random.Generator) -> list[list[int]]:
@@ -135,21 +136,27 @@ def _groups(centroids: np.ndarray, grouping: str, rng: np.random.Generator) -> l
     return groups
 
 
-def _context(units: Sequence[tuple[int, str]], unit_of: dict[int, int]) -> Context:
-    """Each chunk's context score: BM25 over the text of the unit (document or block) it lies in."""
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE VIRTUAL TABLE t USING fts5(text, tokenize = 'porter unicode61')")
-    db.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", units)
+def _context(db: sqlite3.Connection, rows: list[int]) -> Context:
+    """Each chunk's context score: its block's BM25, as Index.block_keyword_scores gives it.
 
-    def scores(terms: list[str], rows: list[int]) -> dict[int, float]:
+    `rows[position]` is the SciFact index row of the chunk at that position in the long
+    documents."""
+    block_of: dict[int, int] = {}
+    for block, first, last in db.execute("SELECT rowid, first_row, last_row FROM blocks_fts"):
+        block_of.update((rows[position], block) for position in range(first, last + 1))
+
+    def scores(terms: list[str], candidates: list[int]) -> dict[int, float]:
         found = (
             dict(
-                db.execute("SELECT rowid, -bm25(t) FROM t WHERE t MATCH ?", [keyword_query(terms)])
+                db.execute(
+                    "SELECT rowid, -bm25(blocks_fts) FROM blocks_fts WHERE blocks_fts MATCH ?",
+                    [keyword_query(terms)],
+                )
             )
             if terms
             else {}
         )
-        return {row: float(found.get(unit_of[row], 0.0)) for row in rows}
+        return {row: float(found.get(block_of[row], 0.0)) for row in candidates}
 
     return scores
 

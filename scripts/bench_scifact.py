@@ -90,8 +90,8 @@ def main() -> None:
 
     # 1. Fusion, on train: the method and dense weight, then the document's share of the
     # keyword score. The document weight stops short of 1: at 1 a passage's own keyword
-    # score would count for nothing, and in a one-document corpus every passage would
-    # share one keyword score.
+    # score would count for nothing, and the passages of one block (a short document, or
+    # up to 4,000 characters of a long one) would all share one keyword score.
     fusion = tune(
         remembering,
         index_dir,

@@ -36,7 +36,7 @@ from service.indexing import (
 )
 from service.models import Mode, SearchResult
 from service.search import Searcher
-from service.store import INDEX_FORMAT, current_version, list_generations
+from service.store import current_version, list_generations, outdated_note
 
 
 class _Group(click.Group):
@@ -262,14 +262,9 @@ def serve(
                 f"({len(changes)} files: {listed}); run `herein build` to index the changes.",
                 err=True,
             )
-    written = searcher.index.manifest.index_format
-    if written != INDEX_FORMAT:
-        click.echo(
-            f"Generation {searcher.index.version} was written by an older herein (index format "
-            f"{written}, now {INDEX_FORMAT}); run `herein build` to bring it up to date "
-            "(text embedded before is not embedded again).",
-            err=True,
-        )
+    note = outdated_note(searcher.index.manifest)
+    if note:
+        click.echo(note, err=True)
     click.echo(
         f"Serving generation {searcher.index.version} on http://{settings.host}:{settings.port}",
         err=True,

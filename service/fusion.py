@@ -14,9 +14,10 @@ def fuse_weighted(dense: Scores, keyword: Scores, dense_weight: float = 0.5) -> 
 
 
 def blend(passage: Scores, document: Scores, document_weight: float) -> dict[int, float]:
-    """One keyword score per row: its passage's and its document's, each min-max scaled.
+    """One keyword score per row: its passage's and its surroundings' (its block's in
+    the document), each min-max scaled.
 
-    Both map the same rows; `document_weight` is the document's share.
+    Both map the same rows; `document_weight` is the surroundings' share.
     """
     return _weighted_sum(document, passage, document_weight, "document_weight")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from service.errors import HereinError
 from service.search import Searcher
-from service.store import Index, current_version
+from service.store import Index, current_version, outdated_note
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,9 @@ class LiveSearcher:
             else:
                 self._close(old)
         logger.info("now serving generation %s (was %s)", version, old.index.version)
+        note = outdated_note(index.manifest)
+        if note:  # e.g. after a rollback to a generation an older herein wrote
+            logger.warning("%s", note)
         return True
 
     def _keep(self, version: str, error: HereinError) -> bool:

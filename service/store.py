@@ -233,9 +233,21 @@ INDEX_FORMAT = 2
 # A block: consecutive chunks of one document spanning at most this many characters.
 # On SciFact's abstracts (median 1,430 characters) a block is the whole abstract. Joined
 # by topic into long documents (scripts/bench_long_documents.py, train nDCG@10), blocks
-# of 4,000 scored 0.750 against 0.740 for whole documents (2,000: 0.746, 8,000: 0.747);
-# joined at random, 0.742 against 0.731 (2,000: 0.747).
+# of 4,000 scored 0.749 against 0.740 for whole documents (2,000: 0.746, 8,000: 0.746);
+# joined at random, 0.744 against 0.731 (2,000: 0.742, 8,000: 0.741).
 BLOCK_CHARS = 4000
+
+
+def outdated_note(manifest: Manifest) -> str | None:
+    """What to tell someone served a generation that an older herein wrote; None if current."""
+    if manifest.index_format >= INDEX_FORMAT:
+        return None
+    return (
+        f"Generation {manifest.version} was written by an older herein (index format "
+        f"{manifest.index_format}, now {INDEX_FORMAT}): hybrid search runs without some of "
+        "what newer builds add. Run `herein build` to bring it up to date (text embedded "
+        "before is not embedded again)."
+    )
 
 
 def write_generation(
@@ -297,7 +309,10 @@ def write_generation(
 
 
 def write_keyword_index(
-    connection: sqlite3.Connection, documents: Sequence[Document], chunks: Sequence[Chunk]
+    connection: sqlite3.Connection,
+    documents: Sequence[Document],
+    chunks: Sequence[Chunk],
+    block_chars: int = BLOCK_CHARS,
 ) -> None:
     """Create and fill the BM25 keyword tables; chunk rows match the vectors'."""
     connection.executescript(_KEYWORD_SCHEMA)
@@ -306,28 +321,45 @@ def write_keyword_index(
         ((row, chunk.embed_text or chunk.text) for row, chunk in enumerate(chunks)),
     )
     by_id = {document.document_id: document for document in documents}
-    blocks = []
-    for block, (first, last) in enumerate(keyword_blocks(chunks)):
-        document = by_id[chunks[first].document_id]
-        text = document.text[chunks[first].start : chunks[last].end]
-        blocks.append((block, f"{document.title}\n{text}", first, last))
     connection.executemany(
-        "INSERT INTO blocks_fts (rowid, text, first_row, last_row) VALUES (?, ?, ?, ?)", blocks
+        "INSERT INTO blocks_fts (rowid, text, first_row, last_row) VALUES (?, ?, ?, ?)",
+        (
+            (
+                b,
+                f"{document.title}\n{document.text[block.start : block.end]}",
+                block.first,
+                block.last,
+            )
+            for b, block in enumerate(keyword_blocks(chunks, block_chars))
+            for document in [by_id[chunks[block.first].document_id]]
+        ),
     )
 
 
-def keyword_blocks(chunks: Sequence[Chunk], limit: int = BLOCK_CHARS) -> list[tuple[int, int]]:
-    """The (first, last) chunk positions of each block: a run of consecutive chunks of one
-    document whose text spans at most `limit` characters (or a single longer chunk)."""
-    blocks: list[tuple[int, int]] = []
+@dataclass(frozen=True)
+class Block:
+    """Chunks first..last (positions) of one document, covering its text start..end."""
+
+    first: int
+    last: int
+    start: int
+    end: int
+
+
+def keyword_blocks(chunks: Sequence[Chunk], limit: int = BLOCK_CHARS) -> list[Block]:
+    """Runs of consecutive chunks of one document whose text spans at most `limit`
+    characters (a longer chunk is a block of its own)."""
+    blocks: list[Block] = []
     for position, chunk in enumerate(chunks):
-        if blocks:
-            first, _ = blocks[-1]
-            head = chunks[first]
-            if head.document_id == chunk.document_id and chunk.end - head.start <= limit:
-                blocks[-1] = (first, position)
+        if blocks and chunks[blocks[-1].first].document_id == chunk.document_id:
+            # Spans, not the first start and last end: a window split to fit the model
+            # can start before the piece ahead of it ends.
+            block = blocks[-1]
+            start, end = min(block.start, chunk.start), max(block.end, chunk.end)
+            if end - start <= limit:
+                blocks[-1] = Block(block.first, position, start, end)
                 continue
-        blocks.append((position, position))
+        blocks.append(Block(position, position, chunk.start, chunk.end))
     return blocks
 
 

@@ -7,9 +7,9 @@ import pytest
 from service.embedding import Embedder
 from service.fusion import blend, fuse_reciprocal_rank, fuse_weighted
 from service.indexing import build_index
-from service.models import Retrieval
+from service.models import Chunk, Retrieval
 from service.search import Searcher
-from service.store import BLOCK_CHARS, Index
+from service.store import BLOCK_CHARS, Block, Index, keyword_blocks
 from tests.conftest import WriteFiles
 
 
@@ -156,3 +156,21 @@ def test_a_passage_borrows_keywords_from_its_neighbours_not_from_far_away(
         assert near > 0 and far == 0
     finally:
         index.close()
+
+
+def _chunk(document_id: str, start: int, end: int) -> Chunk:
+    return Chunk(
+        f"{document_id}#{start}", document_id, "x" * (end - start), start, end, 1, 1, None, None, ()
+    )
+
+
+def test_blocks_are_runs_of_one_document_within_the_limit() -> None:
+    chunks = [
+        _chunk("a", 0, 40), _chunk("a", 30, 70), _chunk("a", 60, 120),
+        _chunk("b", 0, 30),
+        # A window split to fit the model: the second piece starts before the first ends.
+        _chunk("c", 50, 90), _chunk("c", 10, 60),
+    ]  # fmt: skip
+    assert keyword_blocks(chunks, limit=100) == [
+        Block(0, 1, 0, 70), Block(2, 2, 60, 120), Block(3, 3, 0, 30), Block(4, 5, 10, 90)
+    ]  # fmt: skip

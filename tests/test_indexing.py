@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from service import indexing
+from service.cache import CACHE_FILE
 from service.cli import main
 from service.embedding import Embedder
 from service.errors import BuildLocked, IndexCorrupt, UnreadableDocument
@@ -21,6 +22,7 @@ from service.search import Searcher
 from service.store import (
     CURRENT,
     GENERATIONS,
+    INDEX_FORMAT,
     MANIFEST,
     METADATA,
     BuildLock,
@@ -28,6 +30,7 @@ from service.store import (
     current_version,
     generation_dir,
     list_generations,
+    outdated_note,
 )
 from tests.conftest import WriteFiles
 
@@ -171,12 +174,24 @@ def test_a_generation_of_an_older_format_is_rebuilt_without_embedding_again(
     (folder / MANIFEST).write_text(json.dumps(manifest))
     with sqlite3.connect(folder / METADATA) as db:
         db.execute("DROP TABLE blocks_fts")
-    assert not Index.open(index_dir).has_block_keywords
+    old = Index.open(index_dir)
+    try:
+        assert "index format 1, now" in (outdated_note(old.manifest) or "")
+    finally:
+        old.close()
+    # The vectors must come from the generation itself, not from the cache beside it.
+    (index_dir / CACHE_FILE).unlink()
 
     second = build_index(corpus, index_dir, embedder)
     assert second.created
     assert second.plan == "0 added, 3 changed, 0 removed, 3 chunks reused, 0 to embed"
-    assert Index.open(index_dir).has_block_keywords
+    index = Index.open(index_dir)
+    try:
+        assert index.has_block_keywords
+        assert index.manifest.index_format == INDEX_FORMAT
+        assert outdated_note(index.manifest) is None
+    finally:
+        index.close()
     assert not build_index(corpus, index_dir, embedder).created
 
 
