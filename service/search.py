@@ -23,6 +23,9 @@ MAX_QUESTION_CHARS = 2000
 # What the API and the CLI allow; eval asks for more to rank whole documents.
 MAX_K = 50
 MAX_SEARCH_K = 1000
+# A chunk that overlaps passages already shown is shown cut down to its unseen part,
+# when at least this share of it is left; a shorter remnant is no passage to read.
+MIN_UNSEEN = 0.25
 
 
 class Searcher:
@@ -150,21 +153,48 @@ class Searcher:
         return _best_first(fused), dense
 
     def _distinct(self, ranked: list[tuple[int, float]], k: int) -> list[StoredChunk]:
-        """The first k chunks that overlap no better-ranked chunk of the same document."""
+        """The first k chunks, each cut to what no better-ranked chunk already shows.
+
+        Windows overlap by a few sentences: the reader sees each sentence once, and a
+        chunk whose answer lies past the overlap still shows it. A chunk with less than
+        MIN_UNSEEN of its text left unseen is dropped.
+        """
         chosen: list[StoredChunk] = []
-        taken: dict[str, list[tuple[int, int]]] = {}
+        shown: dict[str, list[tuple[int, int]]] = {}
         batch = 2 * k
         for first in range(0, len(ranked), batch):
             for chunk in self.index.chunks([row for row, _ in ranked[first : first + batch]]):
-                c = chunk.citation
-                spans = taken.setdefault(c.document_id, [])
-                if any(c.start < end and start < c.end for start, end in spans):
-                    continue  # overlapping windows: the reader sees each sentence once
-                spans.append((c.start, c.end))
-                chosen.append(chunk)
+                spans = shown.setdefault(chunk.citation.document_id, [])
+                part = _unseen(chunk, spans)
+                if part is None:
+                    continue
+                spans.append((part.citation.start, part.citation.end))
+                chosen.append(part)
                 if len(chosen) == k:
                     return chosen
         return chosen
+
+
+def _unseen(chunk: StoredChunk, shown: list[tuple[int, int]]) -> StoredChunk | None:
+    """The chunk's longest stretch outside the shown spans, or None when too little is left."""
+    start, end = chunk.citation.start, chunk.citation.end
+    gaps, cut = [], start
+    for a, b in sorted(span for span in shown if span[0] < end and start < span[1]):
+        if a > cut:
+            gaps.append((cut, a))
+        cut = max(cut, b)
+    if end > cut:
+        gaps.append((cut, end))
+    if gaps == [(start, end)]:
+        return chunk
+    if not gaps:
+        return None
+    a, b = max(gaps, key=lambda gap: gap[1] - gap[0])
+    text = chunk.text[a - start : b - start]
+    a, b = a + len(text) - len(text.lstrip()), b - len(text) + len(text.rstrip())
+    if b - a < MIN_UNSEEN * (end - start):
+        return None
+    return chunk.part(a, b)
 
 
 def _best_first(scores: dict[int, float]) -> list[tuple[int, float]]:

@@ -17,7 +17,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -92,6 +92,21 @@ class StoredChunk:
     chunk_id: str
     text: str
     citation: Citation
+
+    def part(self, start: int, end: int) -> "StoredChunk":
+        """This chunk cut to document offsets [start, end), lines and pages recounted."""
+        c = self.citation
+        head, tail = self.text[: start - c.start], self.text[end - c.start - 1 : -1]
+        citation = replace(
+            c,
+            start=start,
+            end=end,
+            line_start=c.line_start + head.count("\n"),
+            line_end=c.line_end - tail.count("\n"),
+            page=None if c.page is None else c.page + head.count("\f"),
+            page_end=None if c.page_end is None else c.page_end - tail.count("\f"),
+        )
+        return replace(self, text=self.text[start - c.start : end - c.start], citation=citation)
 
 
 def new_version() -> str:

@@ -46,6 +46,34 @@ def test_overlapping_windows_never_show_a_sentence_twice(
     assert "Pump 12 in hall 0" in passages[0].text
 
 
+def test_a_window_past_a_shown_overlap_shows_its_unseen_sentences(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    # A table-like paragraph, one fact a line: windows cut inside it overlap, and a
+    # window's facts past the overlap must still be shown, cited to the right lines
+    # (a window keeps over half its text unseen when both neighbours are shown).
+    lines = [f"Valve V{n} on line {n % 5} opens at {n * 3 + 10} bar." for n in range(40)]
+    text = "Valve settings\n\n" + "\n".join(lines) + "\n"
+    corpus = write_corpus({"valves.txt": text})
+    build_index(corpus, tmp_path / "index", embedder, chunk_tokens=96, overlap_tokens=24)
+    searcher = Searcher.open(embedder, tmp_path / "index")
+    rows = searcher.index.manifest.chunks
+    raw = searcher.index.chunks(list(range(rows)))
+    assert any(a.citation.end > b.citation.start for a, b in itertools.pairwise(raw))
+    passages = searcher.search("At what pressure does valve V17 open?", rows).passages
+    spans = sorted((p.citation.start, p.citation.end) for p in passages)
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
+    for passage in passages:
+        c = passage.citation
+        assert passage.text == text[c.start : c.end]
+        assert (c.line_start, c.line_end) == (
+            text.count("\n", 0, c.start) + 1,
+            text.count("\n", 0, c.end - 1) + 1,
+        )
+    shown = "\n".join(p.text for p in passages)
+    assert all(shown.count(line) == 1 for line in lines)
+
+
 def test_sources_limit_the_search_to_those_path_prefixes(multidoc_searcher: Searcher) -> None:
     question = "How long is the warranty?"
     everywhere = {p.citation.source for p in multidoc_searcher.search(question, 10).passages}
