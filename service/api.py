@@ -56,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The service's own pages run only their own scripts; document text never becomes markup.
+# Titles the demo page lists before "and N more".
+DEMO_TITLES = 10
 PAGE_POLICY = (
     "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'"
 )
@@ -304,6 +306,17 @@ def rebuild_command(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
+def _corpus_html(page: tuple[list[DocumentInfo], int]) -> str:
+    """What the demo page says the service holds: its documents' titles, escaped."""
+    infos, total = page
+    if not total:
+        return "<p>The index is empty: add documents to the corpus and rebuild.</p>"
+    items = "".join(f"<li>{html.escape(info.title or info.source)}</li>" for info in infos)
+    more = f"<li>and {total - len(infos)} more</li>" if total > len(infos) else ""
+    noun = "document" if total == 1 else "documents"
+    return f"<p>This service answers from {total} {noun}:</p>\n    <ul>{items}{more}</ul>"
+
+
 def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     """The FastAPI app. Without a searcher, the model and index load in the background.
 
@@ -427,9 +440,14 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         """A page about the corpus with the widget on it and the snippet to copy."""
         page = (STATIC / "demo.html").read_text(encoding="utf-8")
         origin = html.escape(str(request.base_url).rstrip("/"))
-        return HTMLResponse(
-            page.replace("{{HEREIN_URL}}", origin), headers={"Content-Security-Policy": PAGE_POLICY}
-        )
+        if state.live is None or settings.api_key is not None:
+            # Titles would tell anyone without the key what the corpus holds.
+            corpus = "<p>This service answers from a folder of documents.</p>"
+        else:
+            with state.live.borrow() as searcher:
+                corpus = _corpus_html(searcher.index.documents(0, DEMO_TITLES))
+        page = page.replace("{{CORPUS}}", corpus).replace("{{HEREIN_URL}}", origin)
+        return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_POLICY})
 
     @app.get("/widget.js", include_in_schema=False)
     def widget() -> FileResponse:

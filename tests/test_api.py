@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import create_app
+from service.api import _corpus_html, create_app
 from service.config import Settings
 from service.embedding import Embedder
 from service.indexing import build_index
 from service.search import Searcher
+from service.store import DocumentInfo
 from tests.conftest import make_pdf
 
 FILES: dict[str, str | bytes] = {
@@ -278,6 +279,16 @@ def test_cors_allows_configured_origins_only(seed_searcher: Searcher) -> None:
     assert "access-control-allow-origin" not in posted.headers
 
 
+def test_demo_page_escapes_titles_and_counts_the_rest() -> None:
+    info = DocumentInfo(
+        "a.md", "a.md", "<img src=x onerror=alert(1)>", "text/markdown", "0", 1, None
+    )
+    listed = _corpus_html(([info], 12))
+    assert "<li>&lt;img src=x onerror=alert(1)&gt;</li><li>and 11 more</li>" in listed
+    assert "12 documents" in listed
+    assert "empty" in _corpus_html(([], 0))
+
+
 def test_widget_demo_and_viewer_are_served(seed_searcher: Searcher) -> None:
     api = client_with(seed_searcher)
     widget = api.get("/widget.js")
@@ -294,6 +305,12 @@ def test_widget_demo_and_viewer_are_served(seed_searcher: Searcher) -> None:
     assert '<script src="/widget.js" data-herein-url="http://testserver" defer>' in demo.text
     assert "script-src" not in demo.headers["content-security-policy"]
     assert demo.headers["content-security-policy"].startswith("default-src 'self'")
+    # The page names what this index holds, not a corpus it was written for.
+    assert "This service answers from 1 document:" in demo.text
+    assert "<li>Wallonia industrial policy</li>" in demo.text
+    keyed = client_with(seed_searcher, api_key="s3cret").get("/")
+    assert keyed.status_code == 200
+    assert "Wallonia" not in keyed.text
 
     viewer = api.get("/view/wallonia-industrial-policy.txt")
     assert viewer.status_code == 200
