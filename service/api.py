@@ -553,10 +553,16 @@ def _admin_router(
     def delete_document(
         document_id: str, searcher: Annotated[Searcher, Depends(ready_searcher)]
     ) -> JobOut:
-        """Remove a document of the index in use from the corpus and start a rebuild."""
-        # Only what the index holds: never a hidden file, another type or a partial upload.
-        info, _ = searcher.index.document(document_id)
-        remove_document(settings.corpus_dir, info.source)
+        """Remove a document of the index in use, or a file its build skipped (as
+        /readyz lists them), from the corpus and start a rebuild."""
+        # Only what the index knows: never a hidden file or a partial upload.
+        try:
+            source = searcher.index.document(document_id)[0].source
+        except DocumentNotFound:
+            if document_id not in {file.source for file in searcher.index.skipped()}:
+                raise
+            source = document_id
+        remove_document(settings.corpus_dir, source)
         return _job_out(jobs.request(f"deleted {document_id}"))
 
     @admin.post(

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 
 from service.api import create_app
 from service.config import Settings
+from service.embedding import Embedder
+from service.indexing import build_index
 from service.search import Searcher
 
 TOKEN = "s3cret-admin"
@@ -193,6 +195,28 @@ def test_only_documents_of_the_current_generation_can_be_deleted(
         assert (name, response.status_code) == (name, 404)
     assert admin.delete(f"/v1/documents/{indexed}", headers=headers).status_code == 202
     assert sorted(os.listdir(corpus)) == sorted(["escape.txt", "kept.txt", *names[:-1]])
+
+
+def test_a_file_the_build_skipped_can_be_deleted(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "service.api.rebuild_command", lambda settings: [sys.executable, "-c", "pass"]
+    )
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("Valves are checked every spring by the crew.")
+    (corpus / "broken.pdf").write_bytes(b"not a PDF at all")
+    build_index(corpus, tmp_path / "index", embedder)
+    searcher = Searcher.open(embedder, tmp_path / "index")
+    assert [file.source for file in searcher.index.skipped()] == ["broken.pdf"]
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", admin_token=TOKEN)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    for client in _client(settings, searcher):
+        assert client.delete("/v1/documents/broken.pdf", headers=headers).status_code == 202
+        assert client.delete("/v1/documents/broken.pdf", headers=headers).status_code == 404
+    assert sorted(os.listdir(corpus)) == ["good.txt"]
+    searcher.index.close()
 
 
 def test_a_name_of_the_longest_length_the_filesystem_takes_is_written(
