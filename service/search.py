@@ -206,6 +206,9 @@ def validate_question(question: str) -> str:
     stripped = question.strip()
     if not stripped:
         raise InvalidQuery("question is empty")
+    if not any(character.isalnum() for character in stripped):
+        # "?!" or a control character: nothing to embed or match but noise.
+        raise InvalidQuery(f"question has no words: {stripped[:40]!r}")
     try:
         question.encode("utf-8")
     except UnicodeEncodeError as error:  # e.g. a lone surrogate from a mis-decoded argument

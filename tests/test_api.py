@@ -121,6 +121,8 @@ def test_readyz_reports_the_index_and_skipped_files(client: TestClient) -> None:
     [
         ({"question": ""}, "question is empty"),
         ({"question": " \n\t "}, "question is empty"),
+        ({"question": "?!."}, "question has no words: '?!.'"),
+        ({"question": "\u0000"}, "question has no words"),
         ({"question": "x" * 2001}, "at most 2000 characters"),
         ({"question": "soil", "k": 0}, "greater than or equal to 1"),
         ({"question": "soil", "k": 51}, "less than or equal to 50"),
