@@ -92,11 +92,13 @@ class BuildPlan:
         )
 
     def summary(self) -> str:
-        """One line: `3 added, 1 changed, 2 removed, 412 chunks reused, 9 to embed`."""
-        return (
+        """One line: `3 added, 1 changed, 2 removed, 412 chunks reused, 9 to embed`, then
+        `, 1 skipped` when files of the corpus cannot be read (added ones count in both)."""
+        line = (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
             f"{self.reused} chunks reused, {self.to_embed} to embed"
         )
+        return f"{line}, {len(self.skipped)} skipped" if self.skipped else line
 
 
 @dataclass(frozen=True)
