@@ -55,12 +55,12 @@ from service.watching import watch_corpus
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-# The service's own pages run only their own scripts; document text never becomes markup.
-# Titles the demo page lists before "and N more".
-DEMO_TITLES = 10
+# The service's own pages run only their own scripts; document text is escaped, never markup.
 PAGE_POLICY = (
     "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'"
 )
+# Titles the demo page lists before "and N more".
+DEMO_TITLES = 10
 
 SCORE_DOC = (
     "The ranking score. In hybrid mode (the default) it fuses the passage's cosine "
@@ -307,10 +307,9 @@ def rebuild_command(settings: Settings) -> list[str]:
 
 
 def _corpus_html(page: tuple[list[DocumentInfo], int]) -> str:
-    """What the demo page says the service holds: its documents' titles, escaped."""
+    """What the demo page says the service holds: its documents' titles, escaped (a build
+    refuses an empty corpus, so there is at least one)."""
     infos, total = page
-    if not total:
-        return "<p>The index is empty: add documents to the corpus and rebuild.</p>"
     items = "".join(f"<li>{html.escape(info.title or info.source)}</li>" for info in infos)
     more = f"<li>and {total - len(infos)} more</li>" if total > len(infos) else ""
     noun = "document" if total == 1 else "documents"
@@ -446,7 +445,8 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         else:
             with state.live.borrow() as searcher:
                 corpus = _corpus_html(searcher.index.documents(0, DEMO_TITLES))
-        page = page.replace("{{CORPUS}}", corpus).replace("{{HEREIN_URL}}", origin)
+        # The origin first: a title that reads "{{HEREIN_URL}}" stays as written.
+        page = page.replace("{{HEREIN_URL}}", origin).replace("{{CORPUS}}", corpus)
         return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_POLICY})
 
     @app.get("/widget.js", include_in_schema=False)

@@ -180,21 +180,25 @@ def _unseen(chunk: StoredChunk, shown: list[tuple[int, int]]) -> StoredChunk | N
     start, end = chunk.citation.start, chunk.citation.end
     gaps, cut = [], start
     for a, b in sorted(span for span in shown if span[0] < end and start < span[1]):
-        if a > cut:
-            gaps.append((cut, a))
+        gaps.append(_trimmed(chunk, cut, a))
         cut = max(cut, b)
-    if end > cut:
-        gaps.append((cut, end))
+    gaps.append(_trimmed(chunk, cut, end))
     if gaps == [(start, end)]:
         return chunk
-    if not gaps:
-        return None
     a, b = max(gaps, key=lambda gap: gap[1] - gap[0])
-    text = chunk.text[a - start : b - start]
-    a, b = a + len(text) - len(text.lstrip()), b - len(text) + len(text.rstrip())
     if b - a < MIN_UNSEEN * (end - start):
         return None
     return chunk.part(a, b)
+
+
+def _trimmed(chunk: StoredChunk, a: int, b: int) -> tuple[int, int]:
+    """Document span [a, b) of the chunk without its surrounding white space ((a, a) if none)."""
+    text = chunk.text[a - chunk.citation.start : b - chunk.citation.start] if b > a else ""
+    stripped = text.strip()
+    if not stripped:
+        return a, a
+    a += len(text) - len(text.lstrip())
+    return a, a + len(stripped)
 
 
 def _best_first(scores: dict[int, float]) -> list[tuple[int, float]]:
@@ -206,13 +210,13 @@ def validate_question(question: str) -> str:
     stripped = question.strip()
     if not stripped:
         raise InvalidQuery("question is empty")
-    if not any(character.isalnum() for character in stripped):
-        # "?!" or a control character: nothing to embed or match but noise.
-        raise InvalidQuery(f"question has no words: {stripped[:40]!r}")
     try:
         question.encode("utf-8")
     except UnicodeEncodeError as error:  # e.g. a lone surrogate from a mis-decoded argument
         raise InvalidQuery("question is not valid Unicode text") from error
+    if not any(character.isalnum() for character in stripped):
+        # "?!", emoji or a control character: nothing to embed or match but noise.
+        raise InvalidQuery(f"question has no words (letters or digits): {stripped[:40]!r}")
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidQuery(
             f"question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"

@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import _corpus_html, create_app
+from service.api import create_app
 from service.config import Settings
 from service.embedding import Embedder
 from service.indexing import build_index
 from service.search import Searcher
-from service.store import DocumentInfo
-from tests.conftest import make_pdf
+from tests.conftest import WriteFiles, make_pdf
 
 FILES: dict[str, str | bytes] = {
     "notes.txt": "Tomatoes need six hours of sun.\r\nWater them at the base.\r\n",
@@ -121,7 +120,7 @@ def test_readyz_reports_the_index_and_skipped_files(client: TestClient) -> None:
     [
         ({"question": ""}, "question is empty"),
         ({"question": " \n\t "}, "question is empty"),
-        ({"question": "?!."}, "question has no words: '?!.'"),
+        ({"question": "?!."}, "question has no words (letters or digits): '?!.'"),
         ({"question": "\u0000"}, "question has no words"),
         ({"question": "x" * 2001}, "at most 2000 characters"),
         ({"question": "soil", "k": 0}, "greater than or equal to 1"),
@@ -281,14 +280,19 @@ def test_cors_allows_configured_origins_only(seed_searcher: Searcher) -> None:
     assert "access-control-allow-origin" not in posted.headers
 
 
-def test_demo_page_escapes_titles_and_counts_the_rest() -> None:
-    info = DocumentInfo(
-        "a.md", "a.md", "<img src=x onerror=alert(1)>", "text/markdown", "0", 1, None
-    )
-    listed = _corpus_html(([info], 12))
-    assert "<li>&lt;img src=x onerror=alert(1)&gt;</li><li>and 11 more</li>" in listed
-    assert "12 documents" in listed
-    assert "empty" in _corpus_html(([], 0))
+def test_demo_page_escapes_titles_and_counts_the_rest(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    files = {f"note-{n:02}.md": f"# Note {n}\n\nShelf {n} holds maps.\n" for n in range(11)}
+    files["a.md"] = "# <img src=x onerror=alert(1)> {{HEREIN_URL}}\n\nA hostile title.\n"
+    build_index(write_corpus(files), tmp_path / "index", embedder)
+    searcher = Searcher.open(embedder, tmp_path / "index")
+    page = client_with(searcher).get("/").text
+    searcher.index.close()
+    assert "This service answers from 12 documents:" in page
+    assert "<li>&lt;img src=x onerror=alert(1)&gt; {{HEREIN_URL}}</li>" in page
+    assert "<li>Note 8</li><li>and 2 more</li>" in page
+    assert "<img" not in page
 
 
 def test_widget_demo_and_viewer_are_served(seed_searcher: Searcher) -> None:

@@ -59,6 +59,7 @@ def test_ask_without_an_index_says_to_build(tmp_path: Path) -> None:
     ("arguments", "message"),
     [
         (["ask", "  ", "--index", "{seed}"], "question is empty"),
+        (["ask", "?!", "--index", "{seed}"], "question has no words (letters or digits): '?!'"),
         (["ask", "x", "-k", "0", "--index", "{seed}"], "0 is not in the range 1<=x<=50"),
         (["build", "--corpus", "{missing}", "--index", "{seed}"], "Corpus folder not found:"),
         (["serve", "--port", "70000"], "70000 is not in the range 1<=x<=65535"),
