@@ -66,7 +66,8 @@ class Searcher:
         Args:
             history: the conversation's earlier questions, newest last; a follow-up
                 that leans on them ("When was it launched?") is searched with them.
-            sources: only search documents whose source path starts with one of these.
+            sources: only search documents whose source path starts with one of these;
+                InvalidQuery when none does.
         """
         started = time.perf_counter()
         question = validate_question(question)
@@ -74,6 +75,13 @@ class Searcher:
             raise InvalidQuery(f"k must be between 1 and {MAX_SEARCH_K}, got {k}")
         history = validate_history(history)
         allowed = None if sources is None else self.index.rows_from(sources)
+        if allowed == []:
+            # A typo in a prefix would otherwise read as "nothing answers this".
+            raise InvalidQuery(
+                "no document's source starts with "
+                + " or ".join(repr(prefix) for prefix in sources or ())
+                + " (prefixes are case-sensitive paths relative to the corpus)"
+            )
         text = search_text(question, history)
         vector = self.embedder.embed([text])[0]
         ranked, cosines = self._rank(text, vector, max(k, self.retrieval.candidates), allowed)

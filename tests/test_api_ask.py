@@ -52,6 +52,7 @@ def test_off_corpus_question_is_not_found_but_still_answered(client: TestClient)
         ([""], "at least 1 character"),
         (["reports/", 3], "valid string"),
         ("reports/", "valid list"),
+        (["nosuch/", "./products"], "no document's source starts with 'nosuch/' or './products'"),
     ],
 )
 def test_bad_sources_are_refused_with_a_message(
