@@ -167,6 +167,10 @@ def _require_text(text: str) -> None:
         raise UnreadableDocument("no text in this file")
 
 
+# Titles PDF writers put in when the author gave none (reportlab, Word, LaTeX, printers).
+_PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document", "document", "microsoft word"})
+
+
 def _read_pdf(data: bytes) -> tuple[str, str]:
     # pypdf raises many exception types for broken files; any of them means "skip".
     from pypdf import PdfReader
@@ -177,6 +181,8 @@ def _read_pdf(data: bytes) -> tuple[str, str]:
             raise UnreadableDocument("encrypted PDF")
         pages = [(page.extract_text() or "").replace("\f", "\n").rstrip() for page in reader.pages]
         title = str(reader.metadata.get("/Title") or "").strip() if reader.metadata else ""
+        if title.lower() in _PLACEHOLDER_TITLES:
+            title = ""  # a PDF tool's default, not the author's: the file name says more
     except UnreadableDocument:
         raise
     except Exception as error:

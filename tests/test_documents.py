@@ -71,6 +71,15 @@ def test_pdf_pages_are_joined_with_form_feeds(write_corpus: WriteFiles) -> None:
     assert document.text.split("\f") == ["Page one text.", "Page two text.", "Page three."]
 
 
+def test_a_pdf_writers_placeholder_title_gives_way_to_the_file_name(
+    write_corpus: WriteFiles,
+) -> None:
+    # reportlab, like many writers, stores "untitled" when the author set no title.
+    corpus = write_corpus({"hosted-plans.pdf": make_pdf([["Plans and prices."]])})
+    [document] = load_corpus(corpus).documents
+    assert document.title == "Hosted plans"
+
+
 def test_unreadable_files_are_skipped_with_reasons(write_corpus: WriteFiles) -> None:
     corpus = write_corpus(
         {
