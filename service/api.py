@@ -221,8 +221,8 @@ class JobOut(BaseModel):
     finished_at: str | None
 
 
-class UploadOut(BaseModel):
-    """Files written into the corpus, and the rebuild that will index them."""
+class ChangeOut(BaseModel):
+    """Files written into or removed from the corpus, and the rebuild that follows."""
 
     sources: list[str]
     job: JobOut
@@ -524,8 +524,8 @@ def _admin_router(
 
     # The body is parsed in the route, not by FastAPI: that would read it (spooling every
     # file to disk) before the token is checked.
-    @admin.post("/documents", status_code=202, response_model=UploadOut, openapi_extra=_UPLOAD_BODY)
-    async def upload_documents(request: Request, overwrite: bool = False) -> UploadOut:
+    @admin.post("/documents", status_code=202, response_model=ChangeOut, openapi_extra=_UPLOAD_BODY)
+    async def upload_documents(request: Request, overwrite: bool = False) -> ChangeOut:
         """Add files to the corpus root and start a rebuild (queued behind a running one).
 
         The batch is refused whole, with nothing written, if any file is bad: 400 for a
@@ -547,12 +547,12 @@ def _admin_router(
                 save_uploads, settings.corpus_dir, uploads, settings.max_upload_bytes, overwrite
             )
         job = jobs.request(f"uploaded {', '.join(sources)}")
-        return UploadOut(sources=sources, job=_job_out(job))
+        return ChangeOut(sources=sources, job=_job_out(job))
 
-    @admin.delete("/documents/{document_id:path}", status_code=202, response_model=JobOut)
+    @admin.delete("/documents/{document_id:path}", status_code=202, response_model=ChangeOut)
     def delete_document(
         document_id: str, searcher: Annotated[Searcher, Depends(ready_searcher)]
-    ) -> JobOut:
+    ) -> ChangeOut:
         """Remove a document of the index in use, or a file its build skipped (as
         /readyz lists them), from the corpus and start a rebuild."""
         # Only what the index knows: never a hidden file or a partial upload.
@@ -563,7 +563,7 @@ def _admin_router(
                 raise
             source = document_id
         remove_document(settings.corpus_dir, source)
-        return _job_out(jobs.request(f"deleted {document_id}"))
+        return ChangeOut(sources=[source], job=_job_out(jobs.request(f"deleted {source}")))
 
     @admin.post(
         "/index/rebuild",

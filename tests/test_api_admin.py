@@ -213,7 +213,12 @@ def test_a_file_the_build_skipped_can_be_deleted(
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", admin_token=TOKEN)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     for client in _client(settings, searcher):
-        assert client.delete("/v1/documents/broken.pdf", headers=headers).status_code == 202
+        deleted = client.delete("/v1/documents/broken.pdf", headers=headers)
+        assert deleted.status_code == 202
+        assert (deleted.json()["sources"], deleted.json()["job"]["reason"]) == (
+            ["broken.pdf"],
+            "deleted broken.pdf",
+        )
         assert client.delete("/v1/documents/broken.pdf", headers=headers).status_code == 404
     assert sorted(os.listdir(corpus)) == ["good.txt"]
     searcher.index.close()

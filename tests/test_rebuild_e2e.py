@@ -94,7 +94,8 @@ def test_upload_ask_delete_and_rollback_without_restart(
 
         deleted = httpx.delete(f"{url}/v1/documents/station.txt", headers=ADMIN)
         assert deleted.status_code == 202
-        removed = str(_finished_job(url, deleted.json()["job_id"])["version"])
+        assert deleted.json()["sources"] == ["station.txt"]
+        removed = str(_finished_job(url, deleted.json()["job"]["job_id"])["version"])
         _wait_until(lambda: _version(url) == removed)
         assert not (corpus / "station.txt").exists()
         assert _top_source(url, ZEBRA_QUESTION) != "station.txt"
