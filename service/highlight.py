@@ -1,9 +1,10 @@
-"""Passages -> highlights: the sentence in each passage that best answers the question.
+"""Passages -> highlights: the sentence (or two neighbours) that best answers the question.
 
 A sentence scores its cosine similarity with the question, embedded with the passage's
 title and heading as context (alone, "It takes three hours." is about nothing), plus a
 bonus when it holds the kind of thing the question asks for: a duration for "how long",
-a date for "when", a number for "how many". Exact, cheap, no LLM.
+a date for "when", a number for "how many". Two neighbouring sentences of a paragraph
+compete as one span, scored by their mean vector. Exact, cheap, no LLM.
 """
 
 import re
@@ -20,6 +21,8 @@ Span = tuple[int, int]
 # else: they name a topic, they rarely answer. Such a line is short and unpunctuated.
 MIN_WORDS = 4
 _SENTENCE_ENDS = tuple(".!?…:;\"'”’)")
+# Two sentences are highlighted together only within one paragraph.
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n|\f")
 
 ANSWER_TYPE_BONUS = 0.1
 _NUMBER = r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|hundred|thousand|million|half|dozen)\b"  # noqa: E501
@@ -45,10 +48,13 @@ def best_sentences(
     contexts: Sequence[str],
     embedder: Embedder,
 ) -> list[tuple[Span, float]]:
-    """For each text, the span of its best-answering sentence and that sentence's cosine.
+    """For each text, the span that best answers and its best sentence's cosine.
 
-    Spans are offsets into each text; `contexts` (title, heading) go before each
-    sentence when it is embedded. All sentences are embedded in one batch.
+    The span is one sentence or two neighbours of one paragraph: an answer often sits
+    next to the sentence that names its topic ("Employees receive a daily allowance."
+    "It is 60 euros abroad."). Spans are offsets into each text; `contexts` (title,
+    heading) go before each sentence when it is embedded. All sentences are embedded in
+    one batch; a pair is scored by the mean of its sentences' vectors, for free.
     """
     if not texts:
         return []
@@ -58,22 +64,29 @@ def best_sentences(
         for text, context, spans in zip(texts, contexts, candidates, strict=True)
         for s, e in spans
     ]
-    cosines = embedder.embed(flat) @ np.asarray(question_vector, dtype=np.float32)
+    vectors = embedder.embed(flat)
+    question_vector = np.asarray(question_vector, dtype=np.float32)
     wanted = [answer for asks, answer in _ANSWER_PATTERNS if asks.search(question)]
     best: list[tuple[Span, float]] = []
     position = 0
     for text, spans in zip(texts, candidates, strict=True):
-        window = cosines[position : position + len(spans)]
+        window = vectors[position : position + len(spans)]
         position += len(spans)
         if not spans:
             best.append(((0, 0), 0.0))
             continue
+        cosines = window @ question_vector
+        units = list(zip(spans, cosines.tolist(), strict=True))
+        for i in range(len(spans) - 1):
+            if not _PARAGRAPH_BREAK.search(text, spans[i][1], spans[i + 1][0]):
+                pair = window[i] + window[i + 1]
+                cosine = float(pair @ question_vector) / max(float(np.linalg.norm(pair)), 1e-9)
+                units.append(((spans[i][0], spans[i + 1][1]), cosine))
         scores = [
-            float(cosine) + ANSWER_TYPE_BONUS * any(w.search(text[s:e]) for w in wanted)
-            for (s, e), cosine in zip(spans, window, strict=True)
+            cosine + ANSWER_TYPE_BONUS * any(w.search(text[s:e]) for w in wanted)
+            for (s, e), cosine in units
         ]
-        index = int(np.argmax(scores))
-        best.append((spans[index], float(window[index])))
+        best.append((units[int(np.argmax(scores))][0], float(cosines.max())))
     return best
 
 

@@ -1,4 +1,4 @@
-"""Highlights: the answering sentence, in document offsets, inside its passage."""
+"""Highlights: the answering sentence (or it and a neighbour), in document offsets."""
 
 from pathlib import Path
 
@@ -19,14 +19,39 @@ QUESTION = "How long does it take to charge the battery?"
 ANSWER = (
     "Plugged into a wall socket, an empty pack is full again after about three and a half hours."
 )
+WORDIEST = (
+    "The battery charge indicator on the handlebar shows the battery charge level in five bars."
+)
+LAST = "Do not leave the scooter charging in direct sunlight."
 
 
 def test_best_sentence_is_the_answer_not_the_first_or_the_wordiest(embedder: Embedder) -> None:
     vector = embedder.embed([QUESTION])[0]
     context = "X-Lite manual\nCharging"
     [((start, end), cosine)] = best_sentences(QUESTION, vector, [CHARGING], [context], embedder)
-    assert CHARGING[start:end] == ANSWER
+    # The answer, alone or with one neighbour (a pair is scored as one span).
+    assert ANSWER in CHARGING[start:end]
+    assert CHARGING[start:end] in (ANSWER, f"{WORDIEST} {ANSWER}", f"{ANSWER} {LAST}")
     assert 0 < cosine < 1
+
+
+def test_an_answer_that_leans_on_its_neighbour_is_highlighted_with_it(
+    embedder: Embedder,
+) -> None:
+    # "It is 60 euros" answers only with the sentence before it; a paragraph break
+    # keeps pairs apart.
+    text = (
+        "Hotels are booked through the travel desk.\n\n"
+        "While travelling, employees receive a daily allowance for meals and small expenses. "
+        "It is 45 euros at home and 60 euros abroad. "
+        "Receipts are not needed for it.\n\n"
+        "Flights are booked in economy class."
+    )
+    question = "What is the daily meal allowance when travelling abroad?"
+    vector = embedder.embed([question])[0]
+    [((start, end), _)] = best_sentences(question, vector, [text], ["Travel policy"], embedder)
+    assert "60 euros abroad" in text[start:end]
+    assert "\n" not in text[start:end]
 
 
 def test_highlight_offsets_are_document_offsets_inside_the_passage(
@@ -41,6 +66,9 @@ def test_highlight_offsets_are_document_offsets_inside_the_passage(
     passage = searcher.search(QUESTION, 1).passages[0]
     [highlight] = passage.highlights
     assert passage.citation.start <= highlight.start < highlight.end <= passage.citation.end
-    assert text[highlight.start : highlight.end] == ANSWER
+    assert ANSWER in text[highlight.start : highlight.end]
     offset = highlight.start - passage.citation.start
-    assert passage.text[offset : offset + len(ANSWER)] == ANSWER
+    assert (
+        passage.text[offset : offset + highlight.end - highlight.start]
+        == (text[highlight.start : highlight.end])
+    )
