@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import math
+import re
 import statistics
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -72,6 +73,9 @@ class Outcome:
     confidence_without_gold: float
     answer_found: bool
     took_ms: float
+    # QA only, when the first passage hits a gold and has a highlight: whether the
+    # highlight shares text with that gold's snippet (None otherwise).
+    highlight_on_gold: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -258,7 +262,43 @@ def run_query(searcher: Searcher, dataset: Dataset, query: Query, depth: int) ->
         max((p.confidence for p in without), default=0.0),
         result.answer_found,
         result.took_ms,
+        None if dataset.by_document or not passages else highlight_on_gold(query, passages[0]),
     )
+
+
+def highlight_on_gold(query: Query, passage: Passage) -> bool | None:
+    """Whether the passage's highlight overlaps a gold snippet it holds; None when it
+    holds none or has no highlight."""
+    if not passage.highlights:
+        return None
+    h = passage.highlights[0]
+    start, end = h.start - passage.citation.start, h.end - passage.citation.start
+    spans = [
+        _find_collapsed(passage.text, gold.snippet)
+        for gold in query.gold
+        if gold.source == passage.citation.source
+    ]
+    found = [span for span in spans if span is not None]
+    if not found:
+        return None
+    return any(start < b and a < end for a, b in found)
+
+
+def _find_collapsed(text: str, snippet: str) -> tuple[int, int] | None:
+    """Where the snippet is in text, both white space collapsed, in text's offsets."""
+    wanted = _collapse(snippet)
+    origin: list[int] = []  # each collapsed character's offset in text
+    parts: list[str] = []
+    for match in re.finditer(r"\S+", text):
+        if parts:
+            parts.append(" ")
+            origin.append(match.start() - 1)
+        parts.append(match.group())
+        origin.extend(range(match.start(), match.end()))
+    at = "".join(parts).find(wanted)
+    if not wanted or at < 0:
+        return None
+    return origin[at], origin[at + len(wanted) - 1] + 1
 
 
 def judge_documents(query: Query, passages: Sequence[Passage]) -> list[int]:
@@ -306,6 +346,10 @@ def summarise(outcomes: Sequence[Outcome], threshold: float) -> dict[str, float]
         metrics["MRR@10"] = _mean(_reciprocal_rank(o, 10) for o in answerable)
         metrics["hit@1"] = _mean(float(any(o.gains[:1])) for o in answerable)
         metrics["hit@5"] = _mean(float(any(o.gains[:5])) for o in answerable)
+    judged = [o.highlight_on_gold for o in answerable if o.highlight_on_gold is not None]
+    if judged:
+        # Of the first passages that hit, the share whose highlight marks the gold.
+        metrics["highlight on gold@1"] = _mean([float(hit) for hit in judged])
     precision, recall = not_found_scores(outcomes, threshold)
     metrics["not-found precision"] = precision
     metrics["not-found recall"] = recall
