@@ -25,7 +25,7 @@ class Tokenizer(Protocol):
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
 _LINE_END = re.compile(r"[\r\n]")
 _LIST_NUMBER = re.compile(r"\d+[.)]\s")
-_PARAGRAPH = re.compile(r"\n[ \t\r]*\n\s*|\f\s*")
+PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*|\f\s*")
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
@@ -36,7 +36,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     """
     end = len(text) if end is None else end
     spans: list[Span] = []
-    for para_start, para_end in _between(text, start, end, _PARAGRAPH):
+    for para_start, para_end in _between(text, start, end, PARAGRAPH_BREAK):
         cut = para_start
         for position in _line_breaks(text, para_start, para_end):
             spans.extend(_sentences_in(text, cut, position))
@@ -148,7 +148,7 @@ def chunk_document(
             budget = min(max_tokens, model_max_tokens)
         sentences, counts = _fit(text, split_sentences(text, start, end), tokenizer, budget)
         ends_paragraph = [
-            bool(_PARAGRAPH.search(text, sentences[i][1], sentences[i + 1][0]))
+            bool(PARAGRAPH_BREAK.search(text, sentences[i][1], sentences[i + 1][0]))
             for i in range(len(sentences) - 1)
         ] + [True]
         windows = _windows(counts, ends_paragraph, budget, overlap_tokens)

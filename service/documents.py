@@ -167,8 +167,9 @@ def _require_text(text: str) -> None:
         raise UnreadableDocument("no text in this file")
 
 
-# Titles PDF writers put in when the author gave none (reportlab, Word, LaTeX, printers).
-_PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document", "document", "microsoft word"})
+# Titles PDF writers put in when the author gave none (reportlab, LaTeX, printers); Word
+# writes "Microsoft Word - <file name>".
+_PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document", "document"})
 
 
 def _read_pdf(data: bytes) -> tuple[str, str]:
@@ -181,7 +182,7 @@ def _read_pdf(data: bytes) -> tuple[str, str]:
             raise UnreadableDocument("encrypted PDF")
         pages = [(page.extract_text() or "").replace("\f", "\n").rstrip() for page in reader.pages]
         title = str(reader.metadata.get("/Title") or "").strip() if reader.metadata else ""
-        if title.lower() in _PLACEHOLDER_TITLES:
+        if title.lower() in _PLACEHOLDER_TITLES or title.lower().startswith("microsoft word - "):
             title = ""  # a PDF tool's default, not the author's: the file name says more
     except UnreadableDocument:
         raise

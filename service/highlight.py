@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from service.chunking import split_sentences
+from service.chunking import PARAGRAPH_BREAK, split_sentences
 from service.embedding import Embedder, Vectors
 
 Span = tuple[int, int]
@@ -21,8 +21,6 @@ Span = tuple[int, int]
 # else: they name a topic, they rarely answer. Such a line is short and unpunctuated.
 MIN_WORDS = 4
 _SENTENCE_ENDS = tuple(".!?…:;\"'”’)")
-# Two sentences are highlighted together only within one paragraph.
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n|\f")
 
 ANSWER_TYPE_BONUS = 0.1
 _NUMBER = r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|hundred|thousand|million|half|dozen)\b"  # noqa: E501
@@ -50,11 +48,12 @@ def best_sentences(
 ) -> list[tuple[Span, float]]:
     """For each text, the span that best answers and its best sentence's cosine.
 
-    The span is one sentence or two neighbours of one paragraph: an answer often sits
-    next to the sentence that names its topic ("Employees receive a daily allowance."
-    "It is 60 euros abroad."). Spans are offsets into each text; `contexts` (title,
-    heading) go before each sentence when it is embedded. All sentences are embedded in
-    one batch; a pair is scored by the mean of its sentences' vectors, for free.
+    The span is the best sentence, joined by the sentence right before or after it in
+    its paragraph when the two score higher together: an answer often sits next to the
+    sentence that names its topic ("Employees receive a daily allowance." "It is 60
+    euros abroad."). Spans are offsets into each text; `contexts` (title, heading) go
+    before each sentence when it is embedded. All sentences are embedded in one batch;
+    a pair is scored by the mean of its sentences' vectors, for free.
     """
     if not texts:
         return []
@@ -67,6 +66,10 @@ def best_sentences(
     vectors = embedder.embed(flat)
     question_vector = np.asarray(question_vector, dtype=np.float32)
     wanted = [answer for asks, answer in _ANSWER_PATTERNS if asks.search(question)]
+
+    def score(text: str, span: Span, cosine: float) -> float:
+        return cosine + ANSWER_TYPE_BONUS * any(w.search(text[span[0] : span[1]]) for w in wanted)
+
     best: list[tuple[Span, float]] = []
     position = 0
     for text, spans in zip(texts, candidates, strict=True):
@@ -75,19 +78,24 @@ def best_sentences(
         if not spans:
             best.append(((0, 0), 0.0))
             continue
-        cosines = window @ question_vector
-        units = list(zip(spans, cosines.tolist(), strict=True))
-        for i in range(len(spans) - 1):
-            if not _PARAGRAPH_BREAK.search(text, spans[i][1], spans[i + 1][0]):
-                pair = window[i] + window[i + 1]
+        cosines = (window @ question_vector).tolist()
+        i = int(np.argmax([score(text, span, c) for span, c in zip(spans, cosines, strict=True)]))
+        chosen, top = spans[i], score(text, spans[i], cosines[i])
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(spans) and _neighbours(text, spans[min(i, j)], spans[max(i, j)]):
+                pair = window[i] + window[j]
                 cosine = float(pair @ question_vector) / max(float(np.linalg.norm(pair)), 1e-9)
-                units.append(((spans[i][0], spans[i + 1][1]), cosine))
-        scores = [
-            cosine + ANSWER_TYPE_BONUS * any(w.search(text[s:e]) for w in wanted)
-            for (s, e), cosine in units
-        ]
-        best.append((units[int(np.argmax(scores))][0], float(cosines.max())))
+                span = (spans[min(i, j)][0], spans[max(i, j)][1])
+                if score(text, span, cosine) > top:
+                    chosen, top = span, score(text, span, cosine)
+        best.append((chosen, cosines[i]))
     return best
+
+
+def _neighbours(text: str, first: Span, second: Span) -> bool:
+    """Whether nothing but white space, and no paragraph break, lies between the two."""
+    between = text[first[1] : second[0]]
+    return not between.strip() and not PARAGRAPH_BREAK.search(between)
 
 
 def _candidates(text: str) -> list[Span]:

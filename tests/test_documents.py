@@ -74,10 +74,15 @@ def test_pdf_pages_are_joined_with_form_feeds(write_corpus: WriteFiles) -> None:
 def test_a_pdf_writers_placeholder_title_gives_way_to_the_file_name(
     write_corpus: WriteFiles,
 ) -> None:
-    # reportlab, like many writers, stores "untitled" when the author set no title.
-    corpus = write_corpus({"hosted-plans.pdf": make_pdf([["Plans and prices."]])})
-    [document] = load_corpus(corpus).documents
-    assert document.title == "Hosted plans"
+    # reportlab, like many writers, stores "untitled" when the author set no title; Word
+    # stores "Microsoft Word - <file name>".
+    corpus = write_corpus(
+        {
+            "hosted-plans.pdf": make_pdf([["Plans and prices."]]),
+            "price-list.pdf": make_pdf([["Prices."]], title="Microsoft Word - prices.docx"),
+        }
+    )
+    assert [d.title for d in load_corpus(corpus).documents] == ["Hosted plans", "Price list"]
 
 
 def test_unreadable_files_are_skipped_with_reasons(write_corpus: WriteFiles) -> None:

@@ -52,6 +52,10 @@ def test_an_answer_that_leans_on_its_neighbour_is_highlighted_with_it(
     [((start, end), _)] = best_sentences(question, vector, [text], ["Travel policy"], embedder)
     assert "60 euros abroad" in text[start:end]
     assert "\n" not in text[start:end]
+    # A label line between two sentences keeps them apart: a span never skips text.
+    labelled = "Employees get a daily allowance while travelling.\nAbroad\nIt is 60 euros a day."
+    [((start, end), _)] = best_sentences(question, vector, [labelled], [""], embedder)
+    assert "Abroad" not in labelled[start:end]
 
 
 def test_highlight_offsets_are_document_offsets_inside_the_passage(
