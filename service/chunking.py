@@ -93,13 +93,14 @@ def _sentences_in(text: str, start: int, end: int) -> list[Span]:
             continue  # "e.g. this", "approx. five": not a sentence end
         if _LIST_NUMBER.fullmatch(text[cut : match.end()].strip() + " "):
             continue  # "1. Buy it": a list item's number, not a sentence
-        spans.append(_trim(text, cut, match.end()))
+        spans.append(trim(text, cut, match.end()))
         cut = match.end()
-    spans.append(_trim(text, cut, end))
+    spans.append(trim(text, cut, end))
     return [(s, e) for s, e in spans if e > s]
 
 
-def _trim(text: str, start: int, end: int) -> Span:
+def trim(text: str, start: int, end: int) -> Span:
+    """text[start:end] without its surrounding white space, as a span (empty: start == end)."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -258,9 +259,9 @@ def _hard_split(text: str, start: int, end: int, tokenizer: Tokenizer, budget: i
             if begin > start and text[begin - 1].isspace():
                 cut = index
                 break
-        pieces.append(_trim(text, start + tokens[first][0], start + tokens[cut][0]))
+        pieces.append(trim(text, start + tokens[first][0], start + tokens[cut][0]))
         first = cut
-    pieces.append(_trim(text, start + tokens[first][0], end))
+    pieces.append(trim(text, start + tokens[first][0], end))
     return [span for span in pieces if span[1] > span[0]]
 
 

@@ -86,8 +86,9 @@ def best_sentences(
                 pair = window[i] + window[j]
                 cosine = float(pair @ question_vector) / max(float(np.linalg.norm(pair)), 1e-9)
                 span = (spans[min(i, j)][0], spans[max(i, j)][1])
-                if score(text, span, cosine) > top:
-                    chosen, top = span, score(text, span, cosine)
+                pair_score = score(text, span, cosine)
+                if pair_score > top:
+                    chosen, top = span, pair_score
         best.append((chosen, cosines[i]))
     return best
 

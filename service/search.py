@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from service.chunking import embed_prefix
+from service.chunking import embed_prefix, trim
 from service.embedding import Embedder, Vectors
 from service.errors import InvalidQuery, ModelMismatch
 from service.followup import search_text, validate_history
@@ -186,27 +186,20 @@ class Searcher:
 def _unseen(chunk: StoredChunk, shown: list[tuple[int, int]]) -> StoredChunk | None:
     """The chunk's longest stretch outside the shown spans, or None when too little is left."""
     start, end = chunk.citation.start, chunk.citation.end
-    gaps, cut = [], start
-    for a, b in sorted(span for span in shown if span[0] < end and start < span[1]):
-        gaps.append(_trimmed(chunk, cut, a))
-        cut = max(cut, b)
-    gaps.append(_trimmed(chunk, cut, end))
-    if gaps == [(start, end)]:
+    covered = sorted(span for span in shown if span[0] < end and start < span[1])
+    if not covered:
         return chunk
-    a, b = max(gaps, key=lambda gap: gap[1] - gap[0])
+    gaps, cut = [], start
+    for a, b in covered:
+        gaps.append((cut, a))
+        cut = max(cut, b)
+    gaps.append((cut, end))
+    # White space is trimmed before the longest is taken, so a blank gap never wins.
+    trimmed = [trim(chunk.text, a - start, b - start) for a, b in gaps]
+    a, b = max(trimmed, key=lambda gap: gap[1] - gap[0])
     if b - a < MIN_UNSEEN * (end - start):
         return None
-    return chunk.part(a, b)
-
-
-def _trimmed(chunk: StoredChunk, a: int, b: int) -> tuple[int, int]:
-    """Document span [a, b) of the chunk without its surrounding white space ((a, a) if none)."""
-    text = chunk.text[a - chunk.citation.start : b - chunk.citation.start] if b > a else ""
-    stripped = text.strip()
-    if not stripped:
-        return a, a
-    a += len(text) - len(text.lstrip())
-    return a, a + len(stripped)
+    return chunk.part(start + a, start + b)
 
 
 def _best_first(scores: dict[int, float]) -> list[tuple[int, float]]:
