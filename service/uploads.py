@@ -125,6 +125,14 @@ def remove_document(corpus_dir: Path, source: str) -> None:
         raise DocumentNotFound(f"No file {source!r} in the corpus")
     # A link is removed itself, never what it points to.
     path.unlink()
+    # Folders the deletion left empty go too: an empty folder is no document.
+    folder = path.parent
+    while folder.resolve() != root:
+        try:
+            folder.rmdir()  # only ever removes an empty folder
+        except OSError:
+            break
+        folder = folder.parent
 
 
 def _target(corpus_dir: Path, upload: Upload, max_bytes: int, overwrite: bool) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.errors import BadFileName, FileExists
-from service.uploads import Upload, save_uploads
+from service.uploads import Upload, remove_document, save_uploads
 
 
 class _Racing(io.BytesIO):
@@ -85,3 +85,19 @@ def test_names_equal_but_for_case_or_unicode_form_are_one_name(
     with pytest.raises(BadFileName, match="more than once"):
         save_uploads(corpus, [_upload(name, b"x") for name in names], 100)
     assert _files(corpus) == {"kept.txt": b"kept"}
+
+
+def test_deleting_a_folders_last_file_removes_the_folders_it_leaves_empty(corpus: Path) -> None:
+    (corpus / "a" / "b").mkdir(parents=True)
+    (corpus / "a" / "b" / "only.txt").write_bytes(b"x")
+    (corpus / "a" / "other.txt").write_bytes(b"y")
+    remove_document(corpus, "a/b/only.txt")
+    assert sorted(str(p.relative_to(corpus)) for p in corpus.rglob("*")) == [
+        "a",
+        "a/other.txt",
+        "kept.txt",
+    ]
+    remove_document(corpus, "a/other.txt")
+    remove_document(corpus, "kept.txt")
+    assert corpus.is_dir()
+    assert list(corpus.iterdir()) == []
