@@ -76,3 +76,23 @@ def test_highlight_offsets_are_document_offsets_inside_the_passage(
         passage.text[offset : offset + highlight.end - highlight.start]
         == (text[highlight.start : highlight.end])
     )
+
+
+def test_a_sentence_naming_the_questions_code_wins_over_a_near_identical_one(
+    embedder: Embedder,
+) -> None:
+    # Embeddings barely tell "E-2010" from "E-2011"; the highlight must not mix them up.
+    text = (
+        "E-2010 means an ink cartridge is not recognised. "
+        "Take it out and push it back until it clicks.\n\n"
+        "E-2011 means the print head is too hot. Let the printer rest for ten minutes.\n\n"
+        "E-2042 means the waste ink pad is full and must be replaced by a service centre."
+    )
+    context = "Printer error codes\nInk and heads"
+    for question, answer in [
+        ("printer shows E-2011", "E-2011 means the print head is too hot."),
+        ("What does error 2042 mean?", "E-2042 means the waste ink pad is full"),
+    ]:
+        vector = embedder.embed([question])[0]
+        [((start, end), _)] = best_sentences(question, vector, [text], [context], embedder)
+        assert answer in text[start:end], question
