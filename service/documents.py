@@ -248,8 +248,12 @@ _BLOCK_TAGS = frozenset(
 )  # fmt: skip
 # Not "head": its end tag is optional, and a page without one would lose all its text.
 _HIDDEN_TAGS = frozenset(
-    {"title", "script", "style", "noscript", "template", "svg", "iframe", "object"}
+    {"title", "script", "style", "noscript", "template", "svg", "iframe", "object", "nav"}
 )
+# A page's own header and footer are site chrome (logo, menu, copyright) that would
+# otherwise be indexed as a passage; inside an article or main they are content.
+_CHROME_TAGS = frozenset({"header", "footer"})
+_CONTENT_TAGS = frozenset({"article", "main"})
 _HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 
 
@@ -267,12 +271,19 @@ class _HTMLText(HTMLParser):
         self.heading: tuple[int, int, list[str]] | None = None  # level, start, words
         self.stack: list[tuple[int, str]] = []
         self.headings: list[Heading] = []
+        self.content = 0  # open <article> and <main> elements
+        self.chrome: list[bool] = []  # per open header/footer: whether it hides its text
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         # The page's own <title>, not one inside an <svg>.
         self.in_title = tag == "title" and not self.hidden and not self.title
         if tag in _HIDDEN_TAGS:
             self.hidden += 1
+        if tag in _CONTENT_TAGS:
+            self.content += 1
+        if tag in _CHROME_TAGS:
+            self.chrome.append(not self.content)
+            self.hidden += not self.content
         if tag in _BLOCK_TAGS:
             self._newline()
         if tag == "pre":
@@ -285,6 +296,10 @@ class _HTMLText(HTMLParser):
             self.in_title = False
         if tag in _HIDDEN_TAGS:
             self.hidden = max(0, self.hidden - 1)
+        if tag in _CONTENT_TAGS:
+            self.content = max(0, self.content - 1)
+        if tag in _CHROME_TAGS and self.chrome:
+            self.hidden = max(0, self.hidden - self.chrome.pop())
         if tag == "pre":
             self.pre = max(0, self.pre - 1)
         if tag in _HEADING_TAGS and self.heading:

@@ -61,6 +61,21 @@ def test_html_keeps_visible_text_with_blocks_on_their_own_lines(write_corpus: Wr
     ]
 
 
+def test_html_drops_the_pages_menus_header_and_footer_but_not_an_articles(
+    write_corpus: WriteFiles,
+) -> None:
+    html = (
+        "<body><header><a href='/'>Home</a> | <a href='/dl'>Download</a></header>"
+        "<nav><ul><li>Docs</li><li>Blog</li></ul></nav>"
+        "<article><header><h1>Release notes</h1></header><p>Version 2 adds search.</p>"
+        "<footer>By the docs team.</footer></article>"
+        "<footer>&copy; 2026 Example</footer></body>"
+    )
+    corpus = write_corpus({"notes.html": html})
+    [document] = load_corpus(corpus).documents
+    assert document.text == "Release notes\nVersion 2 adds search.\nBy the docs team."
+
+
 def test_pdf_pages_are_joined_with_form_feeds(write_corpus: WriteFiles) -> None:
     pdf = make_pdf([["Page one text."], ["Page two text."], ["Page three."]], title="Report")
     corpus = write_corpus({"reports/plan.pdf": pdf})
