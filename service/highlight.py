@@ -60,7 +60,9 @@ def best_sentences(
     sentence that names its topic ("Employees receive a daily allowance." "It is 60
     euros abroad."). Spans are offsets into each text; `contexts` (title, heading) go
     before each sentence when it is embedded. All sentences are embedded in one batch;
-    a pair is scored by the mean of its sentences' vectors, for free.
+    a pair is scored by the mean of its sentences' vectors, for free. A span that ends
+    in a question mark runs on to the end of the next sentence, even past a paragraph
+    break: in a FAQ, the question matches best and the answer follows it.
     """
     if not texts:
         return []
@@ -103,6 +105,10 @@ def best_sentences(
                 pair_score = score(text, span, cosine)
                 if pair_score > top:
                     chosen, top = span, pair_score
+        later = [end for start, end in spans if start >= chosen[1]]
+        if text[chosen[0] : chosen[1]].rstrip().endswith("?") and later:
+            # A question restates what was asked (a FAQ's entry): its answer comes next.
+            chosen = (chosen[0], later[0])
         best.append((chosen, cosines[i]))
     return best
 

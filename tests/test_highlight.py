@@ -96,3 +96,20 @@ def test_a_sentence_naming_the_questions_code_wins_over_a_near_identical_one(
         vector = embedder.embed([question])[0]
         [((start, end), _)] = best_sentences(question, vector, [text], [context], embedder)
         assert answer in text[start:end], question
+
+
+def test_a_faq_question_is_highlighted_with_the_answer_that_follows_it(
+    embedder: Embedder,
+) -> None:
+    text = (
+        "Q: How do I reset my password?\n\n"
+        "A: Open Settings, choose Account and press Reset twice.\n\n"
+        "Q: How do I change the e-mail address of my account?\n\n"
+        "A: Write to the support team from the old address."
+    )
+    question = "How can I reset my password?"
+    vector = embedder.embed([question])[0]
+    [((start, end), _)] = best_sentences(question, vector, [text], ["Help\nFAQ"], embedder)
+    assert text[start:end] == (
+        "Q: How do I reset my password?\n\nA: Open Settings, choose Account and press Reset twice."
+    )
