@@ -96,8 +96,8 @@ class AskRequest(BaseModel):
         min_length=1,
         max_length=100,
         description="Only search documents whose source path starts with one of these "
-        'prefixes, e.g. ["reports/"] (case-sensitive, relative to the corpus; a 422 when no '
-        "document matches). Omit it to search everything.",
+        'prefixes, e.g. ["reports/"] (case-sensitive, relative to the corpus; a 422 names any '
+        "prefix that no document matches). Omit it to search everything.",
     )
 
     @field_validator("question")

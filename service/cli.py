@@ -35,8 +35,8 @@ from service.indexing import (
     roll_back,
 )
 from service.models import Mode, SearchResult
-from service.search import Searcher
-from service.store import current_version, list_generations, outdated_note
+from service.search import Searcher, check_sources
+from service.store import Index, current_version, list_generations, outdated_note
 
 
 class _Group(click.Group):
@@ -183,6 +183,8 @@ def build(
         for prefix, sources in (("+", plan.added), ("~", plan.changed), ("-", plan.removed)):
             for source in sources:
                 click.echo(f"  {prefix} {source}")
+        for skipped in plan.skipped:
+            click.echo(f"  ! {skipped.source}: {skipped.reason}")
         return
     _build(settings, embedder, full=full, progress_json=progress_json)
 
@@ -306,9 +308,11 @@ def ask(
 ) -> None:
     """Answer a question from the index, in this process (no server needed)."""
     settings = _settings(index_dir=index_dir, model=model)
-    searcher = Searcher.open(
-        _load_embedder(settings), settings.index_dir, settings.retrieval_options()
-    )
+    # The index and the sources are checked before the model takes seconds to load.
+    index = Index.open(settings.index_dir)
+    if sources:
+        check_sources(index, sources)
+    searcher = Searcher(_load_embedder(settings), index, settings.retrieval_options())
     result = searcher.search(question, k, sources=list(sources) or None)
     click.echo(
         json.dumps(asdict(result), indent=2, ensure_ascii=False) if as_json else _render(result)
@@ -327,7 +331,8 @@ def _render(result: SearchResult) -> str:
         heading = f" § {' > '.join(c.heading)}" if c.heading else ""
         span = f"chars {c.start}-{c.end}"
         lines.append(
-            f"{passage.rank}. [{passage.confidence:.3f}] {c.source}, {where}{heading} ({span})"
+            f"{passage.rank}. [confidence {passage.confidence:.3f}] {c.source}, {where}{heading} "
+            f"({span})"
         )
         lines.extend(f"   {line}" for line in passage.text.splitlines() if line.strip())
         for highlight in passage.highlights:

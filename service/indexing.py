@@ -93,7 +93,7 @@ class BuildPlan:
 
     def summary(self) -> str:
         """One line: `3 added, 1 changed, 2 removed, 412 chunks reused, 9 to embed`, then
-        `, 1 skipped` when files of the corpus cannot be read (added ones count in both)."""
+        `, 1 skipped` when files of the corpus cannot be read (counted there only)."""
         line = (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
             f"{self.reused} chunks reused, {self.to_embed} to embed"
@@ -189,7 +189,11 @@ def plan_build(
         try:
             document = load_document(file.path, file.source)
         except UnreadableDocument as error:
+            # A file that cannot be read counts as skipped, not as added or changed.
             skipped.append(SkippedFile(file.source, str(error)))
+            for listed in (added, changed):
+                if file.source in listed:
+                    listed.remove(file.source)
             continue
         if file.source in same:
             # Unchanged, yet not a document of the base: it was skipped and reads now.

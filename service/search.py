@@ -28,6 +28,21 @@ MAX_SEARCH_K = 1000
 MIN_UNSEEN = 0.25
 
 
+def check_sources(index: Index, sources: Sequence[str]) -> None:
+    """Raise InvalidQuery naming each prefix that no document's source starts with.
+
+    A typo in a prefix would otherwise read as "nothing answers this", or silently
+    narrow the search to the other prefixes.
+    """
+    unmatched = index.unmatched_prefixes(sources)
+    if unmatched:
+        raise InvalidQuery(
+            "no document's source starts with "
+            + " or ".join(repr(prefix) for prefix in unmatched)
+            + " (prefixes are case-sensitive paths relative to the corpus)"
+        )
+
+
 class Searcher:
     """A loaded model and index, ready to answer; built once per process."""
 
@@ -67,21 +82,16 @@ class Searcher:
             history: the conversation's earlier questions, newest last; a follow-up
                 that leans on them ("When was it launched?") is searched with them.
             sources: only search documents whose source path starts with one of these;
-                InvalidQuery when none does.
+                InvalidQuery naming each prefix that no document's source starts with.
         """
         started = time.perf_counter()
         question = validate_question(question)
         if not 1 <= k <= MAX_SEARCH_K:
             raise InvalidQuery(f"k must be between 1 and {MAX_SEARCH_K}, got {k}")
         history = validate_history(history)
+        if sources is not None:
+            check_sources(self.index, sources)
         allowed = None if sources is None else self.index.rows_from(sources)
-        if allowed == []:
-            # A typo in a prefix would otherwise read as "nothing answers this".
-            raise InvalidQuery(
-                "no document's source starts with "
-                + " or ".join(repr(prefix) for prefix in sources or ())
-                + " (prefixes are case-sensitive paths relative to the corpus)"
-            )
         text = search_text(question, history)
         vector = self.embedder.embed([text])[0]
         ranked, cosines = self._rank(text, vector, max(k, self.retrieval.candidates), allowed)

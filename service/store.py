@@ -527,6 +527,17 @@ class Index:
         )
         return [int(record[0]) for record in records]
 
+    def unmatched_prefixes(self, prefixes: Sequence[str]) -> list[str]:
+        """The prefixes that no document's source starts with, in the order given."""
+        return [
+            prefix
+            for prefix in prefixes
+            if not self._query(
+                "SELECT 1 FROM documents WHERE substr(source, 1, ?) = ? LIMIT 1",
+                (len(prefix), prefix),
+            )
+        ]
+
     def chunks(self, rows: Sequence[int]) -> list[StoredChunk]:
         """The chunks at these rows, in the order asked."""
         if not rows:

@@ -53,6 +53,7 @@ def test_off_corpus_question_is_not_found_but_still_answered(client: TestClient)
         (["reports/", 3], "valid string"),
         ("reports/", "valid list"),
         (["nosuch/", "./products"], "no document's source starts with 'nosuch/' or './products'"),
+        (["reports/", "report/"], "no document's source starts with 'report/' (prefixes"),
     ],
 )
 def test_bad_sources_are_refused_with_a_message(

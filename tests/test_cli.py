@@ -46,13 +46,33 @@ def test_build_then_ask_in_process(write_corpus: WriteFiles, tmp_path: Path) -> 
     assert passage["text"] == "# Bees\n\nA hive has one queen."
     assert passage["citation"]["heading"] == ["Bees"]
     plain = runner.invoke(main, ["ask", "queen bee", "--index", str(index), "-k", "1"])
-    assert "1. [" in plain.stdout and "bees.md, lines 1-3 § Bees (chars 0-" in plain.stdout
+    assert (
+        "1. [confidence 0." in plain.stdout
+        and "bees.md, lines 1-3 § Bees (chars 0-" in plain.stdout
+    )
+
+
+def test_a_dry_run_lists_an_unreadable_file_as_skipped_not_added(
+    write_corpus: WriteFiles, tmp_path: Path
+) -> None:
+    corpus = write_corpus({"bees.md": "# Bees\n\nA hive has one queen.\n", "junk.txt": b"\x00"})
+    index = tmp_path / "index"
+    result = CliRunner().invoke(
+        main, ["build", "--dry-run", "--corpus", str(corpus), "--index", str(index)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "1 added, 0 changed, 0 removed, 0 chunks reused, 1 to embed, 1 skipped",
+        "  + bees.md",
+        "  ! junk.txt: binary file (contains NUL bytes)",
+    ]
 
 
 def test_ask_without_an_index_says_to_build(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["ask", "anything", "--index", str(tmp_path / "none")])
     assert result.exit_code == 1
     assert f"No index at {tmp_path / 'none'} - run `herein build` first" in result.output
+    assert "Loading model" not in result.output  # said at once, not after seconds
 
 
 @pytest.mark.parametrize(
@@ -61,6 +81,7 @@ def test_ask_without_an_index_says_to_build(tmp_path: Path) -> None:
         (["ask", "  ", "--index", "{seed}"], "question is empty"),
         (["ask", "?!", "--index", "{seed}"], "question has no words (letters or digits): '?!'"),
         (["ask", "x", "-k", "0", "--index", "{seed}"], "0 is not in the range 1<=x<=50"),
+        (["ask", "x", "--source", "nosuch/", "--index", "{seed}"], "starts with 'nosuch/'"),
         (["build", "--corpus", "{missing}", "--index", "{seed}"], "Corpus folder not found:"),
         (["serve", "--port", "70000"], "70000 is not in the range 1<=x<=65535"),
     ],
