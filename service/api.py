@@ -211,7 +211,10 @@ class JobOut(BaseModel):
     job_id: str
     reason: str
     state: str = Field(description="queued, running, succeeded or failed.")
-    stage: str | None = Field(description="scanning, chunking, embedding, writing or switching.")
+    stage: str | None = Field(
+        description="scanning, chunking, embedding, writing or switching; done once it "
+        "succeeded (a failed job keeps the stage it failed in)."
+    )
     done: int
     total: int
     plan: str | None = Field(description="What the build did: added, changed, removed, reused.")

@@ -173,6 +173,9 @@ class Jobs:
         self._jobs[job_id] = replace(
             job,
             state=FAILED if error else SUCCEEDED,
+            # A failed job keeps the stage it failed in; a build with nothing to do
+            # stops while chunking, which would read as unfinished.
+            stage=job.stage if error else "done",
             error=error,
             plan=_text(fields.get("plan")),
             version=_text(fields.get("version")),

@@ -23,7 +23,7 @@ def _wait(jobs: Jobs, job_id: str) -> Job:
 def test_a_job_reports_the_outcome_of_its_build() -> None:
     jobs = Jobs([sys.executable, "-c", BUILD])
     done = _wait(jobs, jobs.start("requested").job_id)
-    assert (done.state, done.stage, done.done, done.total) == ("succeeded", "embedding", 3, 4)
+    assert (done.state, done.stage, done.done, done.total) == ("succeeded", "done", 3, 4)
     assert (done.plan, done.version, done.created, done.error) == ("1 added", "v2", True, None)
 
 
