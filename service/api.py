@@ -359,6 +359,17 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # `curl -d` sends a form: its JSON body was never parsed, so name the header.
+        content_type = request.headers.get("content-type", "")
+        media = content_type.split(";")[0].strip().lower()
+        if (
+            media
+            and "json" not in media
+            and media != "multipart/form-data"
+            and any(tuple(e.get("loc", ()))[:1] == ("body",) for e in error.errors())
+        ):
+            message = f"Send the body as JSON with 'Content-Type: application/json', not {media!r}"
+            return JSONResponse({"detail": message}, status_code=415)
         # FastAPI's default echoes the input back, and fails with a 500 on what JSON can
         # carry but not re-encode (NaN, lone surrogates). The message and place suffice.
         detail = [
@@ -460,9 +471,21 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
 
     @app.get("/view/{document_id:path}", include_in_schema=False)
     def viewer(document_id: str) -> FileResponse:
-        """The document viewer; viewer.js reads the id from the path and the span from `#`."""
+        """The document viewer; viewer.js reads the id from the path and the span from `#`.
+
+        An id the index lacks gets the same page with status 404 (viewer.js says so in
+        words); behind an API key, the page cannot tell, so it is always 200.
+        """
+        status = 200
+        if state.live is not None and settings.api_key is None:
+            with state.live.borrow() as searcher:
+                try:
+                    searcher.index.document(document_id)
+                except DocumentNotFound:
+                    status = 404
         return FileResponse(
             STATIC / "viewer.html",
+            status_code=status,
             media_type="text/html",
             headers={"Content-Security-Policy": PAGE_POLICY},
         )

@@ -168,6 +168,22 @@ def test_non_json_body_is_a_422(client: TestClient) -> None:
     assert "JSON decode error" in response.text
 
 
+def test_a_form_body_is_a_415_naming_the_json_header(client: TestClient) -> None:
+    # What `curl -d 'question=soil'` sends.
+    response = client.post(
+        "/v1/ask",
+        content=b"question=soil",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (response.status_code, response.json()) == (
+        415,
+        {
+            "detail": "Send the body as JSON with 'Content-Type: application/json', "
+            "not 'application/x-www-form-urlencoded'"
+        },
+    )
+
+
 def test_unknown_document_is_a_404(client: TestClient) -> None:
     for path in ("/v1/documents/nope.txt", "/v1/documents/nope.txt/file"):
         response = client.get(path)
@@ -321,6 +337,10 @@ def test_widget_demo_and_viewer_are_served(seed_searcher: Searcher) -> None:
     viewer = api.get("/view/wallonia-industrial-policy.txt")
     assert viewer.status_code == 200
     assert '<script src="/static/viewer.js" defer></script>' in viewer.text
+    missing = api.get("/view/nope.txt")
+    assert (missing.status_code, missing.text) == (404, viewer.text)
+    keyed_missing = client_with(seed_searcher, api_key="s3cret").get("/view/nope.txt")
+    assert keyed_missing.status_code == 200
     assert api.get("/static/viewer.js").headers["content-type"].startswith("text/javascript")
     assert api.get("/static/demo.html").status_code == 404
     assert "/widget.js" not in api.get("/openapi.json").json()["paths"]
