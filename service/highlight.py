@@ -16,6 +16,7 @@ import numpy as np
 
 from service.chunking import PARAGRAPH_BREAK, split_sentences
 from service.embedding import Embedder, Vectors
+from service.keywords import identifiers
 
 Span = tuple[int, int]
 
@@ -42,8 +43,6 @@ _ANSWER_PATTERNS = [(re.compile(a, re.I), re.compile(b, re.I)) for a, b in _ANSW
 
 # Shared by a span holding every identifier the question names (a part for a part).
 IDENTIFIER_BONUS = 0.1
-# A word with its inner hyphens and dots ("E-2011", "v2.3.1"): an identifier when it has a digit.
-_WORD = re.compile(r"\w+(?:[-.]\w+)*")
 
 
 def best_sentences(
@@ -115,9 +114,7 @@ def best_sentences(
 
 def _identifiers(question: str) -> list[re.Pattern[str]]:
     """Patterns finding each identifier the question names, as a whole word, any case."""
-    words = (match.group().lower() for match in _WORD.finditer(question))
-    found = dict.fromkeys(word for word in words if any(c.isdigit() for c in word))
-    return [re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I) for name in found]
+    return [re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I) for name in identifiers(question)]
 
 
 def _neighbours(text: str, first: Span, second: Span) -> bool:

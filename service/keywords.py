@@ -16,13 +16,27 @@ _STOP_WORDS = """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# A word with its inner hyphens and dots ("E-2011", "v2.3.1"): an identifier when it has a digit.
+_JOINED = re.compile(r"\w+(?:[-.]\w+)*")
 
 
 def query_terms(question: str) -> list[str]:
-    """The question's distinct words, lower-cased, in order, without stop words.
+    """The question's distinct words, lower-cased, in order, without stop words, and
+    after its parts each identifier that joins several ("hx-90").
 
+    The tokenizer splits "4.3.1" into 4, 3 and 1, which match nearly every chunk; quoted,
+    the whole identifier is a phrase that matches only where they stand together. The
+    parts stay too: measured on SciFact train, the phrase alone lost 0.002 nDCG@10.
     Only when every word is a stop word are they kept, so such a question still matches.
     """
     words = [word.lower() for word in _WORD.findall(question)]
     terms = [word for word in words if word not in STOP_WORDS and word != "_"]
-    return list(dict.fromkeys(terms or words))
+    joined = [name for name in identifiers(question) if not name.isalnum()]
+    return list(dict.fromkeys((terms or words) + joined))
+
+
+def identifiers(text: str) -> list[str]:
+    """The codes, model numbers and years the text names ("E-2011", "X300", "2024"),
+    lower-cased, distinct, in order: words (with inner hyphens and dots) holding a digit."""
+    words = (match.group().lower() for match in _JOINED.finditer(text))
+    return list(dict.fromkeys(word for word in words if any(c.isdigit() for c in word)))

@@ -22,6 +22,29 @@ def test_query_terms_drop_stop_words_and_quote_for_fts() -> None:
     assert keyword_query(['say "hi"', "or"]) == '"say ""hi""" OR "or"'
 
 
+def test_a_version_string_matches_where_its_parts_stand_together(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    # Each release's number holds a 4, a 3 and a 1: only the phrase tells them apart.
+    changes = {
+        "4.1.3": "Exports to CSV keep the column order of the table on screen.",
+        "3.4.1": "The login page remembers the last user name typed on this device.",
+        "4.3.1": "Reports open faster because thumbnails are made in the background.",
+        "1.3.4": "Printing a report no longer cuts off its last page.",
+    }
+    corpus = write_corpus(
+        {
+            f"release-{n}.md": f"# Release notes\n\nVersion {n}. {text}\n"
+            for n, text in changes.items()
+        }
+    )
+    build_index(corpus, tmp_path / "index", embedder)
+    searcher = Searcher.open(embedder, tmp_path / "index", Retrieval("keyword"))
+    passages = searcher.search("What changed in release 4.3.1?", 4).passages
+    assert passages[0].citation.source == "release-4.3.1.md"
+    assert query_terms("Fixed in v4.3.1?") == ["fixed", "v4", "3", "1", "v4.3.1"]
+
+
 def test_fts_syntax_in_a_question_is_just_words(multidoc_searcher: Searcher) -> None:
     result = multidoc_searcher.search('NEAR(hotel "limit" -paris) AND * OR ^', 3)
     assert result.passages[0].citation.source == "policies/travel.md"
