@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from service.embedding import Embedder
+from service.highlight import lacks_asked_price
 from service.indexing import build_index
 from service.models import Mode, Passage
 from service.search import Searcher
@@ -67,12 +68,16 @@ class Outcome:
 
     query: Query
     gains: list[int]
-    # Best confidence in the top 10 as retrieved, and with the query's gold documents
+    # Best confidence among the highlighted passages as retrieved, and with the gold documents
     # left out (BEIR), which makes the query unanswerable.
     confidence: float
     confidence_without_gold: float
     answer_found: bool
     took_ms: float
+    # Whether those passages lack the kind of answer the question asks for (a price):
+    # then the search says not found at any threshold.
+    lacking: bool = False
+    lacking_without_gold: bool = False
     # QA only, when the first passage hits a gold and has a highlight: whether the
     # highlight shares text with that gold's snippet (None otherwise).
     highlight_on_gold: bool | None = None
@@ -262,6 +267,8 @@ def run_query(searcher: Searcher, dataset: Dataset, query: Query, depth: int) ->
         max((p.confidence for p in without), default=0.0),
         result.answer_found,
         result.took_ms,
+        lacks_asked_price(query.question, [p.text for p in top]),
+        lacks_asked_price(query.question, [p.text for p in without]),
         None if dataset.by_document or not passages else highlight_on_gold(query, passages[0]),
     )
 
@@ -362,14 +369,19 @@ def summarise(outcomes: Sequence[Outcome], threshold: float) -> dict[str, float]
 
 def not_found_cases(outcomes: Sequence[Outcome]) -> list[tuple[float, bool]]:
     """(confidence, answerable) for every case: QA queries as they are; every BEIR query
-    twice, as retrieved and with its gold documents left out."""
+    twice, as retrieved and with its gold documents left out. A case whose passages lack
+    the answer asked for is not found at any threshold: its confidence counts as -inf."""
+
+    def deciding(confidence: float, lacking: bool) -> float:
+        return -math.inf if lacking else confidence
+
     cases = []
-    for outcome in outcomes:
-        if outcome.query.relevant:
-            cases.append((outcome.confidence, True))
-            cases.append((outcome.confidence_without_gold, False))
+    for o in outcomes:
+        if o.query.relevant:
+            cases.append((deciding(o.confidence, o.lacking), True))
+            cases.append((deciding(o.confidence_without_gold, o.lacking_without_gold), False))
         else:
-            cases.append((outcome.confidence, outcome.query.answerable))
+            cases.append((deciding(o.confidence, o.lacking), o.query.answerable))
     return cases
 
 
@@ -390,7 +402,9 @@ def calibrate_threshold(outcomes: Sequence[Outcome]) -> float:
     if not cases:
         return 0.0
     best, best_right = 0.0, -1
-    candidates = [0.0] + [round(confidence + 1e-4, 4) for confidence, _ in cases]
+    candidates = [0.0] + [
+        round(confidence + 1e-4, 4) for confidence, _ in cases if math.isfinite(confidence)
+    ]
     for threshold in candidates:
         right = sum(
             1 for confidence, answerable in cases if (confidence >= threshold) == answerable

@@ -3,7 +3,8 @@
 A sentence scores its cosine similarity with the question, embedded with the passage's
 title and heading as context (alone, "It takes three hours." is about nothing), plus a
 bonus when it holds the kind of thing the question asks for: a duration for "how long",
-a date for "when", a number for "how many"; and a bonus for naming the question's
+a date for "when", a number for "how many", an amount of money for "what does it cost";
+and a bonus for naming the question's
 identifiers (codes, model numbers, years: "E-2011", "X300"), which embeddings barely
 tell apart ("E-2010" reads as close as "E-2011"). Two neighbouring sentences of a paragraph
 compete as one span, scored by their mean vector. Exact, cheap, no LLM.
@@ -26,11 +27,21 @@ MIN_WORDS = 4
 _SENTENCE_ENDS = tuple(".!?…:;\"'”’)")
 
 ANSWER_TYPE_BONUS = 0.1
-_NUMBER = r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|hundred|thousand|million|half|dozen)\b"  # noqa: E501
+_NUMBER_WORD = r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|fifty|hundred|thousand|million|half|dozen)\b"  # noqa: E501
+_NUMBER = r"\d|" + _NUMBER_WORD
 _DURATION = r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|daily|weekly|monthly|annual(?:ly)?|every)\b"  # noqa: E501
 _DATE = r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|november|december|spring|summer|autumn|winter)\b"  # noqa: E501
+# An amount of money, or none asked: "€40", "1,200 euros", "ten dollars", "free of charge".
+_MONEY = (
+    r"[$€£¥]\s?\d|(?:\d[\d,.]*|" + _NUMBER_WORD + r")\s?(?:[$€£¥]|(?:euros?|dollars?|pounds"
+    r"|pence|cents?|usd|eur|gbp|chf)\b)|\bfree\b|\bno (?:extra )?(?:cost|charge)\b"
+)
+# A question asking what something costs; not "Are visa fees covered?", whose answer
+# needs no amount, nor "cost-effective".
+_ASKS_PRICE = r"\b(?:what|which|how much)\b[^?]*\b(?:costs?|price[sd]?|pricing|fees?)\b(?!-)"
 # What a question asks for -> what an answering sentence then contains.
 _ANSWER_TYPES = [
+    (_ASKS_PRICE, _MONEY),
     (r"\bhow (?:long|often|soon)\b|\bhow much time\b", _DURATION),
     (r"\bwhen\b|\b(?:what|which) (?:year|date|month)\b", _DATE),
     (
@@ -40,6 +51,20 @@ _ANSWER_TYPES = [
     ),
 ]
 _ANSWER_PATTERNS = [(re.compile(a, re.I), re.compile(b, re.I)) for a, b in _ANSWER_TYPES]
+_ASKS_PRICE_PATTERN, _MONEY_PATTERN = _ANSWER_PATTERNS[0]
+
+
+def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:
+    """Whether the question asks what something costs and none of the texts names an
+    amount of money (or says it is free).
+
+    A manual that never gives a price is still about the product, so its passages look
+    confident; the missing amount is what tells that they do not answer.
+    """
+    return bool(_ASKS_PRICE_PATTERN.search(question)) and not any(
+        _MONEY_PATTERN.search(text) for text in texts
+    )
+
 
 # Shared by a span holding every identifier the question names (a part for a part).
 IDENTIFIER_BONUS = 0.1

@@ -14,7 +14,7 @@ from service.embedding import Embedder, Vectors
 from service.errors import InvalidQuery, ModelMismatch
 from service.followup import search_text, validate_history
 from service.fusion import blend, fuse_reciprocal_rank, fuse_weighted
-from service.highlight import best_sentences
+from service.highlight import best_sentences, lacks_asked_price
 from service.keywords import query_terms
 from service.models import Highlight, Passage, Retrieval, SearchResult
 from service.store import Index, StoredChunk
@@ -75,7 +75,8 @@ class Searcher:
         `confidence` is a cosine similarity with the question, of the passage or of its
         best sentence, whichever is higher; `answer_found` says whether the best
         confidence among the highlighted passages (the first `highlighted`, or the first
-        one when highlights are off) reaches the threshold. Highlighted passages carry
+        one when highlights are off) reaches the threshold, unless the question asks for
+        a price and none of them names an amount of money. Highlighted passages carry
         their best sentence as a highlight.
 
         Args:
@@ -120,9 +121,10 @@ class Searcher:
             )
             for rank, i in enumerate(order, start=1)
         ]  # fmt: skip
+        deciding = passages[: max(1, len(shown))]
         found = any(
-            p.confidence >= self.retrieval.answer_threshold for p in passages[: max(1, len(shown))]
-        )
+            p.confidence >= self.retrieval.answer_threshold for p in deciding
+        ) and not lacks_asked_price(question, [p.text for p in deciding])
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResult(question, passages, self.index.version, round(took_ms, 2), found)
 

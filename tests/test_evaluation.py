@@ -67,8 +67,20 @@ def test_calibration_picks_the_threshold_that_separates_best() -> None:
     assert calibrate_threshold(outcomes) == pytest.approx(0.1001)
 
 
+def test_a_question_whose_passages_lack_the_asked_answer_is_not_found_at_any_threshold() -> None:
+    answered = Outcome(
+        Query("a", "Hotel limit?", gold=(Gold("t.md", "x"),)), [1], 0.5, 0.0, True, 9
+    )
+    unpriced = Outcome(Query("u", "What does it cost?"), [0], 0.7, 0.0, False, 9, lacking=True)
+    metrics = summarise([answered, unpriced], threshold=0.3)
+    assert (metrics["not-found precision"], metrics["not-found recall"]) == (1.0, 1.0)
+    confident = replace(unpriced, lacking=False)
+    assert summarise([answered, confident], threshold=0.3)["not-found recall"] == 0.0
+    assert calibrate_threshold([answered, unpriced]) == 0.0
+
+
 # Regression gates: figures measured when the written sets were added (hybrid, defaults):
-# seed hit@1 1.0; multidoc hit@1 0.84, hit@5 1.0, not-found recall 3/8 (precision 1.0).
+# seed hit@1 1.0; multidoc hit@1 0.84, hit@5 1.0, not-found recall 4/8 (precision 1.0).
 # A drop below these fails the suite.
 def test_seed_qa_set_keeps_its_quality(seed_searcher: Searcher) -> None:
     dataset = load_qa(DATA / "seed_hybrid_qa.jsonl")
@@ -84,14 +96,15 @@ def test_multidoc_qa_set_keeps_its_quality(multidoc_searcher: Searcher) -> None:
     assert report.metrics["hit@1"] >= 0.84
     assert report.metrics["hit@5"] == 1.0
     assert report.metrics["highlight on gold@1"] == 1.0  # 21 of 21 (19 with single sentences)
-    assert report.metrics["not-found recall"] >= 3 / 8
+    # 4 of 8 since price questions need an amount of money ("What does the X300 cost?").
+    assert report.metrics["not-found recall"] >= 4 / 8
     assert report.metrics["not-found precision"] == 1.0
 
 
 def test_long_document_qa_set_keeps_its_quality(tmp_path: Path, embedder: Embedder) -> None:
     # Five knowledge-base documents of 14,000 to 17,000 characters that share vocabulary
     # and contradict each other on purpose; written by a helper who never saw the code.
-    # Figures: hybrid nDCG@10 0.850, hit@1 22/30, hit@5 26/30, highlight on gold 17/22;
+    # Figures: hybrid nDCG@10 0.850, hit@1 22/30, hit@5 26/30, highlight on gold 18/22;
     # dense nDCG@10 0.772.
     build_index(DATA / "longdocs", tmp_path / "index", embedder)
     dataset = load_qa(DATA / "longdocs_qa.jsonl")
@@ -102,7 +115,7 @@ def test_long_document_qa_set_keeps_its_quality(tmp_path: Path, embedder: Embedd
     assert hybrid.metrics["nDCG@10"] >= 0.84 > dense.metrics["nDCG@10"]
     assert hybrid.metrics["hit@1"] >= 22 / 30
     assert hybrid.metrics["hit@5"] >= 26 / 30
-    assert hybrid.metrics["highlight on gold@1"] >= 17 / 22
+    assert hybrid.metrics["highlight on gold@1"] >= 18 / 22
     assert hybrid.metrics["not-found precision"] == 1.0
 
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from service.embedding import Embedder
-from service.highlight import best_sentences
+from service.highlight import best_sentences, lacks_asked_price
 from service.indexing import build_index
 from service.search import Searcher
 from tests.conftest import WriteFiles
@@ -113,3 +113,21 @@ def test_a_faq_question_is_highlighted_with_the_answer_that_follows_it(
     assert text[start:end] == (
         "Q: How do I reset my password?\n\nA: Open Settings, choose Account and press Reset twice."
     )
+
+
+def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
+    manual = "The X300 stores 10 kilowatt-hours and weighs 95 kilograms."
+    asked = [
+        lacks_asked_price(question, texts)
+        for question, texts in [
+            ("What does the X300 cost?", [manual]),
+            ("What does the X300 cost?", [manual, "It sells for 4,900 euros."]),
+            ("What fee is there for returns?", ["Returns are free within 30 days."]),
+            ("What is the visa fee?", ["The fee is €60."]),
+            ("What are the prices?", ["Two tickets cost twenty dollars."]),
+            ("Is the X300 cost-effective?", [manual]),
+            ("Are visa fees covered?", ["Visa fees are reimbursed."]),
+            ("How heavy is the X300?", [manual]),
+        ]
+    ]
+    assert asked == [True, False, False, False, False, False, False, False]

@@ -137,6 +137,19 @@ def test_answered_question_says_found(multidoc_searcher: Searcher) -> None:
     assert result.passages[0].confidence >= multidoc_searcher.retrieval.answer_threshold
 
 
+def test_a_price_question_is_found_only_where_a_passage_names_an_amount(
+    multidoc_searcher: Searcher,
+) -> None:
+    # The X300 manual is confidently on topic but never gives a price.
+    unpriced = multidoc_searcher.search("What does the X300 battery cost?", 3)
+    assert unpriced.passages[0].citation.source == "products/x300-manual.md"
+    assert unpriced.passages[0].confidence >= multidoc_searcher.retrieval.answer_threshold
+    assert unpriced.answer_found is False
+    priced = multidoc_searcher.search("What does a hotel night in London cost?", 3)
+    assert priced.answer_found is True
+    assert "220 euros in London" in priced.passages[0].text
+
+
 def test_every_mode_returns_the_same_shape(multidoc_index: Path, embedder: Embedder) -> None:
     for mode in ("dense", "keyword", "hybrid"):
         for fusion in ("weighted", "rrf"):
