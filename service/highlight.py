@@ -4,10 +4,10 @@ A sentence scores its cosine similarity with the question, embedded with the pas
 title and heading as context (alone, "It takes three hours." is about nothing), plus a
 bonus when it holds the kind of thing the question asks for: a duration for "how long",
 a date for "when", a number for "how many", an amount of money for "what does it cost";
-and a bonus for naming the question's
-identifiers (codes, model numbers, years: "E-2011", "X300"), which embeddings barely
-tell apart ("E-2010" reads as close as "E-2011"). Two neighbouring sentences of a paragraph
-compete as one span, scored by their mean vector. Exact, cheap, no LLM.
+and a bonus for naming the question's identifiers (codes, model numbers, years: "E-2011",
+"X300"), which embeddings barely tell apart ("E-2010" reads as close as "E-2011"). Two
+neighbouring sentences of a paragraph compete as one span, scored by their mean vector.
+Exact, cheap, no LLM.
 """
 
 import re
@@ -51,7 +51,8 @@ _ANSWER_TYPES = [
     ),
 ]
 _ANSWER_PATTERNS = [(re.compile(a, re.I), re.compile(b, re.I)) for a, b in _ANSWER_TYPES]
-_ASKS_PRICE_PATTERN, _MONEY_PATTERN = _ANSWER_PATTERNS[0]
+# The price pair again by name, for the not-found check (re caches: the same objects).
+_ASKS_PRICE_PATTERN, _MONEY_PATTERN = re.compile(_ASKS_PRICE, re.I), re.compile(_MONEY, re.I)
 
 
 def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:
