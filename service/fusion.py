@@ -1,6 +1,6 @@
 """Two rankings of the same chunks -> one: reciprocal rank fusion or weighted min-max fusion."""
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 Scores = Mapping[int, float]
 
@@ -20,6 +20,19 @@ def blend(passage: Scores, document: Scores, document_weight: float) -> dict[int
     Both map the same rows; `document_weight` is the surroundings' share.
     """
     return _weighted_sum(document, passage, document_weight, "document_weight")
+
+
+def boost(scores: Scores, rows: Collection[int], share: float) -> dict[int, float]:
+    """The scores with `share` of their spread (highest minus lowest) added to these rows'.
+
+    Measured in the scores' own spread, the same share moves a row as far under
+    weighted fusion (0..1) as under reciprocal rank fusion (about 0.03).
+    """
+    if share < 0:
+        raise ValueError(f"share ({share}) must not be negative")
+    # Equal scores have no spread; any lift then just breaks the tie.
+    spread = (max(scores.values()) - min(scores.values()) if scores else 0.0) or 1.0
+    return {row: score + (share * spread if row in rows else 0.0) for row, score in scores.items()}
 
 
 def fuse_reciprocal_rank(dense: Scores, keyword: Scores, k: int = 60) -> dict[int, float]:

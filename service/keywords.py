@@ -18,6 +18,7 @@ STOP_WORDS = frozenset(_STOP_WORDS.split())
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A word with its inner hyphens and dots ("E-2011", "v2.3.1"): an identifier when it has a digit.
 _JOINED = re.compile(r"\w+(?:[-.]\w+)*")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 def query_terms(question: str) -> list[str]:
@@ -40,3 +41,8 @@ def identifiers(text: str) -> list[str]:
     lower-cased, distinct, in order: words (with inner hyphens and dots) holding a digit."""
     words = (match.group().lower() for match in _JOINED.finditer(text))
     return list(dict.fromkeys(word for word in words if any(c.isdigit() for c in word)))
+
+
+def years(text: str) -> set[str]:
+    "The years 1900-2099 the text names as whole words"
+    return set(_YEAR.findall(text))

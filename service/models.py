@@ -121,6 +121,10 @@ class Retrieval:
     # (its document, or the part of a long one around it; the rest is the passage's
     # own): the words around a passage say what it is about.
     document_weight: float = 0.8
+    # Hybrid only: when the question names a year ("at the end of 2024"), passages whose
+    # title or heading names it move up by this share of the fused scores' spread, so
+    # the 2024 report beats the 2023 one's outlook for 2024. 0 turns it off.
+    year_boost: float = 0.1
     # Chunks each signal contributes before fusion (at least k).
     candidates: int = 100
     # `answer_found` when the best passage's confidence reaches this.
@@ -142,6 +146,8 @@ class Retrieval:
             raise ValueError(f"dense_weight ({self.dense_weight}) must be between 0 and 1")
         if not 0 <= self.document_weight <= 1:
             raise ValueError(f"document_weight ({self.document_weight}) must be between 0 and 1")
+        if self.year_boost < 0:
+            raise ValueError(f"year_boost ({self.year_boost}) must not be negative")
         if self.highlighted < 0:
             raise ValueError(f"highlighted ({self.highlighted}) must not be negative")
         if self.rescore_weight < 0:

@@ -13,9 +13,9 @@ from service.chunking import embed_prefix, trim
 from service.embedding import Embedder, Vectors
 from service.errors import InvalidQuery, ModelMismatch
 from service.followup import search_text, validate_history
-from service.fusion import blend, fuse_reciprocal_rank, fuse_weighted
+from service.fusion import blend, boost, fuse_reciprocal_rank, fuse_weighted
 from service.highlight import best_sentences, lacks_asked_price
-from service.keywords import query_terms
+from service.keywords import query_terms, years
 from service.models import Highlight, Passage, Retrieval, SearchResult
 from service.store import Index, StoredChunk
 
@@ -71,7 +71,7 @@ class Searcher:
         """The k best passages for the question, best first, with `answer_found`.
 
         A passage's `score` ranks it: the fused score in hybrid mode (0..1 with weighted
-        fusion), the cosine similarity in dense mode, BM25 in keyword mode. Its
+        fusion, plus the year boost), the cosine similarity in dense mode, BM25 in keyword mode. Its
         `confidence` is a cosine similarity with the question, of the passage or of its
         best sentence, whichever is higher; `answer_found` says whether the best
         confidence among the highlighted passages (the first `highlighted`, or the first
@@ -170,6 +170,12 @@ class Searcher:
             fused = fuse_reciprocal_rank(dense, keyword, self.retrieval.rrf_k)
         else:
             fused = fuse_weighted(dense, keyword, self.retrieval.dense_weight)
+        asked = years(question)
+        if asked and self.retrieval.year_boost:
+            rows = list(fused)
+            labels = self.index.labels(rows)
+            dated = [row for row, label in zip(rows, labels, strict=True) if asked & years(label)]
+            fused = boost(fused, set(dated), self.retrieval.year_boost)
         return _best_first(fused), dense
 
     def _distinct(self, ranked: list[tuple[int, float]], k: int) -> list[StoredChunk]:

@@ -555,6 +555,21 @@ class Index:
         }
         return [found[row] for row in rows if row in found]
 
+    def labels(self, rows: Sequence[int]) -> list[str]:
+        """Each chunk's title and heading path, one line each: what the passage is about."""
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        found = {
+            row: "\n".join([title, *json.loads(heading)])
+            for row, title, heading in self._query(
+                f"""SELECT c.row, d.title, c.heading FROM chunks c JOIN documents d
+                    USING (document_id) WHERE c.row IN ({marks})""",
+                list(rows),
+            )
+        }
+        return [found[row] for row in rows]
+
     def documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
         """A page of documents sorted by id, and how many there are in all."""
         total = self._query("SELECT COUNT(*) FROM documents")[0][0]

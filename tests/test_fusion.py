@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from service.embedding import Embedder
-from service.fusion import blend, fuse_reciprocal_rank, fuse_weighted
+from service.fusion import blend, boost, fuse_reciprocal_rank, fuse_weighted
 from service.indexing import build_index
 from service.models import Chunk, Retrieval
 from service.search import Searcher
@@ -32,6 +32,14 @@ def test_weighted_fusion_rejects_weights_outside_zero_to_one() -> None:
 def test_reciprocal_rank_fusion_sums_one_over_k_plus_rank() -> None:
     fused = fuse_reciprocal_rank({1: 0.9, 2: 0.8}, {2: 7.0, 3: 1.0}, k=60)
     assert fused == pytest.approx({1: 1 / 61, 2: 1 / 62 + 1 / 61, 3: 1 / 62})
+
+
+def test_boost_lifts_rows_by_a_share_of_the_spread() -> None:
+    rrf = {1: 0.033, 2: 0.03, 3: 0.013}
+    assert boost(rrf, {3}, 0.1) == pytest.approx({1: 0.033, 2: 0.03, 3: 0.015})
+    assert boost({1: 0.5, 2: 0.5}, {2}, 0.1) == pytest.approx({1: 0.5, 2: 0.6})
+    with pytest.raises(ValueError, match=r"share \(-0.1\)"):
+        boost(rrf, {1}, -0.1)
 
 
 FLEET = {

@@ -9,7 +9,7 @@ import pytest
 from service.embedding import Embedder
 from service.errors import InvalidQuery
 from service.indexing import build_index
-from service.keywords import query_terms
+from service.keywords import query_terms, years
 from service.models import Retrieval
 from service.search import Searcher
 from service.store import METADATA, generation_dir, keyword_query
@@ -43,6 +43,40 @@ def test_a_version_string_matches_where_its_parts_stand_together(
     passages = searcher.search("What changed in release 4.3.1?", 4).passages
     assert passages[0].citation.source == "release-4.3.1.md"
     assert query_terms("Fixed in v4.3.1?") == ["fixed", "v4", "3", "1", "v4.3.1"]
+
+
+def test_a_year_in_the_question_prefers_the_document_titled_with_it(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    # Each year's review also looks ahead to the next: only the title says which year
+    # a figure is for.
+    reviews = {
+        2021: "The library had 38 volunteers. In 2022 the library expects to have 45 volunteers.",
+        2022: "Volunteer numbers rose to 44 over the year. A second reading room opened.",
+    }
+    others = {
+        "hours.md": "# Opening hours\n\nThe library opens at nine and closes at six.\n",
+        "loans.md": "# Loans\n\nBooks may be borrowed for three weeks and renewed twice.\n",
+        "events.md": "# Events\n\nA reading club meets on the first Monday of the month.\n",
+    }
+    corpus = write_corpus(
+        {
+            f"review-{year}.md": f"# Library review {year}\n\n## Volunteers\n\n{text}\n"
+            for year, text in reviews.items()
+        }
+        | others
+    )
+    build_index(corpus, tmp_path / "index", embedder)
+    question = "How many volunteers did the library have in 2022?"
+    sources = {}
+    for year_boost in (0.0, 0.1):
+        searcher = Searcher.open(embedder, tmp_path / "index", Retrieval(year_boost=year_boost))
+        sources[year_boost] = [p.citation.source for p in searcher.search(question, 2).passages]
+    assert sources == {
+        0.0: ["review-2021.md", "review-2022.md"],
+        0.1: ["review-2022.md", "review-2021.md"],
+    }
+    assert years("In 2022, not 12022 or 1850, per ISO-2023.") == {"2022", "2023"}
 
 
 def test_fts_syntax_in_a_question_is_just_words(multidoc_searcher: Searcher) -> None:
