@@ -280,19 +280,19 @@ def highlight_on_gold(query: Query, passage: Passage) -> bool | None:
         return None
     h = passage.highlights[0]
     start, end = h.start - passage.citation.start, h.end - passage.citation.start
-    spans = [
-        _find_collapsed(passage.text, gold.snippet)
+    found = [
+        span
         for gold in query.gold
         if gold.source == passage.citation.source
+        for span in _find_collapsed(passage.text, gold.snippet)
     ]
-    found = [span for span in spans if span is not None]
     if not found:
         return None
     return any(start < b and a < end for a, b in found)
 
 
-def _find_collapsed(text: str, snippet: str) -> tuple[int, int] | None:
-    """Where the snippet is in text, both white space collapsed, in text's offsets."""
+def _find_collapsed(text: str, snippet: str) -> list[tuple[int, int]]:
+    """Every place the snippet is in text, both white space collapsed, in text's offsets."""
     wanted = _collapse(snippet)
     origin: list[int] = []  # each collapsed character's offset in text
     parts: list[str] = []
@@ -302,10 +302,11 @@ def _find_collapsed(text: str, snippet: str) -> tuple[int, int] | None:
             origin.append(match.start() - 1)
         parts.append(match.group())
         origin.extend(range(match.start(), match.end()))
-    at = "".join(parts).find(wanted)
-    if not wanted or at < 0:
-        return None
-    return origin[at], origin[at + len(wanted) - 1] + 1
+    if not wanted:
+        return []
+    collapsed = "".join(parts)
+    starts = [m.start() for m in re.finditer(f"(?={re.escape(wanted)})", collapsed)]
+    return [(origin[at], origin[at + len(wanted) - 1] + 1) for at in starts]
 
 
 def judge_documents(query: Query, passages: Sequence[Passage]) -> list[int]:

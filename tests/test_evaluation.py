@@ -62,6 +62,20 @@ def test_a_highlight_is_judged_against_the_gold_snippet_white_space_collapsed() 
     assert summarise(outcomes, threshold=0.3)["highlight on gold@1"] == pytest.approx(2 / 3)
 
 
+def test_a_highlight_on_a_later_copy_of_the_snippet_is_on_gold() -> None:
+    # A table repeats "12 months": the highlight may mark either row.
+    text = "| Filter | 12 months |\n| Pump | 6 months |\n| Valve | 12 months |"
+    citation = Citation("t.md", "t.md", "T", 0, len(text), 1, 3, None, None, ())
+    query = Query("q", "Valve interval?", gold=(Gold("t.md", "12 months"),))
+    valve = (Highlight(text.index("| Valve"), len(text)),)
+    pump = (Highlight(text.index("| Pump"), text.index("| Valve")),)
+    judged = [
+        highlight_on_gold(query, Passage(1, 1.0, "t#0", text, citation, 0.5, highlight))
+        for highlight in (valve, pump)
+    ]
+    assert judged == [True, False]
+
+
 def test_calibration_picks_the_threshold_that_separates_best() -> None:
     outcomes = [_outcome([1], confidence=c) for c in (0.6, 0.7)]
     assert calibrate_threshold(outcomes) == pytest.approx(0.1001)
