@@ -18,12 +18,23 @@ STOP_WORDS = frozenset(_STOP_WORDS.split())
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A word with its inner hyphens and dots ("E-2011", "v2.3.1"): an identifier when it has a digit.
 _JOINED = re.compile(r"\w+(?:[-.]\w+)*")
+# British and American spellings of one word end differently ("licence", "license");
+# Porter stemming keeps them apart. Pairs of endings, British first, tried both ways.
+_SPELLINGS = (
+    ("isation", "ization"), ("isations", "izations"), ("ise", "ize"), ("ised", "ized"),
+    ("ises", "izes"), ("ising", "izing"), ("yse", "yze"), ("ysed", "yzed"), ("ysing", "yzing"),
+    ("our", "or"), ("ours", "ors"), ("oured", "ored"), ("ouring", "oring"),
+    ("tre", "ter"), ("tres", "ters"), ("ence", "ense"), ("ogue", "og"), ("ogues", "ogs"),
+)  # fmt: skip
+# Shorter words are too often other words ("hour" is no "hor", "rise" no "rize").
+_MIN_SPELLING_LENGTH = 6
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 def query_terms(question: str) -> list[str]:
-    """The question's distinct words, lower-cased, in order, without stop words, and
-    after its parts each identifier that joins several ("hx-90").
+    """The question's distinct words, lower-cased, in order, without stop words; after
+    its parts each identifier that joins several ("hx-90"); then each word's other
+    British or American spelling ("license" for "licence").
 
     The tokenizer splits "4.3.1" into 4, 3 and 1, which match nearly every chunk; quoted,
     the whole identifier is a phrase that matches only where they stand together. The
@@ -33,7 +44,21 @@ def query_terms(question: str) -> list[str]:
     words = [word.lower() for word in _WORD.findall(question)]
     terms = [word for word in words if word not in STOP_WORDS and word != "_"]
     joined = [name for name in identifiers(question) if not name.isalnum()]
-    return list(dict.fromkeys((terms or words) + joined))
+    variants = [variant for term in terms for variant in spellings(term)]
+    return list(dict.fromkeys((terms or words) + joined + variants))
+
+
+def spellings(word: str) -> list[str]:
+    """The word's other British or American spelling(s) ("licence" -> "license"); none
+    for short words, which the endings would turn into other words."""
+    if len(word) < _MIN_SPELLING_LENGTH:
+        return []
+    found = []
+    for british, american in _SPELLINGS:
+        for ending, other in ((british, american), (american, british)):
+            if word.endswith(ending):
+                found.append(word[: -len(ending)] + other)
+    return [variant for variant in found if variant not in STOP_WORDS]
 
 
 def identifiers(text: str) -> list[str]:

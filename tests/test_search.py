@@ -9,7 +9,7 @@ import pytest
 from service.embedding import Embedder
 from service.errors import InvalidQuery
 from service.indexing import build_index
-from service.keywords import query_terms, years
+from service.keywords import query_terms, spellings, years
 from service.models import Retrieval
 from service.search import Searcher
 from service.store import METADATA, generation_dir, keyword_query
@@ -77,6 +77,28 @@ def test_a_year_in_the_question_prefers_the_document_titled_with_it(
         0.1: ["review-2022.md", "review-2021.md"],
     }
     assert years("In 2022, not 12022 or 1850, per ISO-2023.") == {"2022", "2023"}
+
+
+def test_a_keyword_finds_its_other_spelling(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = write_corpus(
+        {
+            "cars.md": "# Pool cars\n\nDrivers show a valid driving licence at the front desk.\n",
+            "keys.md": "# Keys\n\nThe drivers' keys hang in a locked cabinet by the desk.\n",
+        }
+    )
+    build_index(corpus, tmp_path / "index", embedder)
+    searcher = Searcher.open(embedder, tmp_path / "index", Retrieval("keyword"))
+    passages = searcher.search("Which drivers need a license?", 2).passages
+    assert [p.citation.source for p in passages] == ["cars.md", "keys.md"]
+    assert [spellings(w) for w in ("organisation", "centre", "catalog", "hour", "enter")] == [
+        ["organization"],
+        ["center"],
+        ["catalogue"],
+        [],
+        [],
+    ]
 
 
 def test_fts_syntax_in_a_question_is_just_words(multidoc_searcher: Searcher) -> None:
