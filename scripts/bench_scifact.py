@@ -63,7 +63,7 @@ def tune(
         )
         label += f" doc={choice.document_weight} year={choice.year_boost}"
         print(
-            f"train hybrid {label:<24} nDCG@10 {ndcg:.4f}  ({time.perf_counter() - started:.0f}s)"
+            f"train hybrid {label:<38} nDCG@10 {ndcg:.4f}  ({time.perf_counter() - started:.0f}s)"
         )
     return max(tuned, key=lambda item: item[0])[1]
 

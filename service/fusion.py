@@ -30,8 +30,11 @@ def boost(scores: Scores, rows: Collection[int], share: float) -> dict[int, floa
     """
     if share < 0:
         raise ValueError(f"share ({share}) must not be negative")
-    # Equal scores have no spread; any lift then just breaks the tie.
-    spread = (max(scores.values()) - min(scores.values()) if scores else 0.0) or 1.0
+    if not scores:
+        return {}
+    values = scores.values()
+    # Equal scores have no spread: the lift, in their own scale, then breaks the tie.
+    spread = (max(values) - min(values)) or max(abs(v) for v in values) or 1.0
     return {row: score + (share * spread if row in rows else 0.0) for row, score in scores.items()}
 
 

@@ -22,12 +22,16 @@ _JOINED = re.compile(r"\w+(?:[-.]\w+)*")
 # Porter stemming keeps them apart. Pairs of endings, British first, tried both ways.
 _SPELLINGS = (
     ("isation", "ization"), ("isations", "izations"), ("ise", "ize"), ("ised", "ized"),
-    ("ises", "izes"), ("ising", "izing"), ("yse", "yze"), ("ysed", "yzed"), ("ysing", "yzing"),
-    ("our", "or"), ("ours", "ors"), ("oured", "ored"), ("ouring", "oring"),
-    ("tre", "ter"), ("tres", "ters"), ("ence", "ense"), ("ogue", "og"), ("ogues", "ogs"),
+    ("ises", "izes"), ("ising", "izing"), ("yse", "yze"), ("ysed", "yzed"), ("yses", "yzes"),
+    ("ysing", "yzing"), ("our", "or"), ("ours", "ors"), ("ence", "ense"), ("ences", "enses"),
+    ("ogue", "og"), ("ogues", "ogs"),
 )  # fmt: skip
-# Shorter words are too often other words ("hour" is no "hor", "rise" no "rize").
-_MIN_SPELLING_LENGTH = 6
+# -tre only becomes -ter: many English words end in -ter ("letter", "filter") and many
+# French ones in -tre ("lettre"). -oured is left out: "scoured" is no "scored".
+_TO_AMERICAN = (("tre", "ter"), ("tres", "ters"))
+# What is left of the word before its ending: shorter stems make other words ("hour",
+# "entre"), and so does a stem that ends like the ending begins ("floor" is no "flour").
+_MIN_STEM = 3
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
@@ -49,15 +53,14 @@ def query_terms(question: str) -> list[str]:
 
 
 def spellings(word: str) -> list[str]:
-    """The word's other British or American spelling(s) ("licence" -> "license"); none
-    for short words, which the endings would turn into other words."""
-    if len(word) < _MIN_SPELLING_LENGTH:
-        return []
+    """The word's other British or American spelling ("licence" -> "license"), when its
+    ending has one and the rest of the word is long enough to be a stem."""
+    pairs = [*_SPELLINGS, *((american, british) for british, american in _SPELLINGS)]
     found = []
-    for british, american in _SPELLINGS:
-        for ending, other in ((british, american), (american, british)):
-            if word.endswith(ending):
-                found.append(word[: -len(ending)] + other)
+    for ending, other in pairs + list(_TO_AMERICAN):
+        stem = word.removesuffix(ending)
+        if stem != word and len(stem) >= _MIN_STEM and stem[-1] != ending[0]:
+            found.append(stem + other)
     return [variant for variant in found if variant not in STOP_WORDS]
 
 

@@ -6,7 +6,7 @@ sentence that best answers the question and a confidence that decides `answer_fo
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from pathlib import Path
 
 from service.chunking import embed_prefix, trim
@@ -95,7 +95,11 @@ class Searcher:
         allowed = None if sources is None else self.index.rows_from(sources)
         text = search_text(question, history)
         vector = self.embedder.embed([text])[0]
-        ranked, cosines = self._rank(text, vector, max(k, self.retrieval.candidates), allowed)
+        # A follow-up's own year wins over the years its history names ("And in 2022?").
+        dated = years(question) or years(text)
+        ranked, cosines = self._rank(
+            text, vector, max(k, self.retrieval.candidates), allowed, dated
+        )
         chosen = self._distinct(ranked, k)
         missing = [chunk.row for chunk in chosen if chunk.row not in cosines]
         cosines.update(zip(missing, self.index.similarities(vector, missing), strict=True))
@@ -136,9 +140,18 @@ class Searcher:
         return best_sentences(question, vector, texts, contexts, self.embedder)
 
     def _rank(
-        self, question: str, vector: Vectors, depth: int, allowed: list[int] | None
+        self,
+        question: str,
+        vector: Vectors,
+        depth: int,
+        allowed: list[int] | None,
+        dated: Set[str] = frozenset(),
     ) -> tuple[list[tuple[int, float]], dict[int, float]]:
-        """Candidate rows best first with their ranking scores, and the cosines known so far."""
+        """Candidate rows best first with their ranking scores, and the cosines known so far.
+
+        `dated`: the years the question names; hybrid ranking lifts passages whose title
+        or heading names one.
+        """
         mode = self.retrieval.mode
         terms = query_terms(question)
         if mode == "keyword" or (mode == "hybrid" and self.index.has_keywords):
@@ -170,12 +183,11 @@ class Searcher:
             fused = fuse_reciprocal_rank(dense, keyword, self.retrieval.rrf_k)
         else:
             fused = fuse_weighted(dense, keyword, self.retrieval.dense_weight)
-        asked = years(question)
-        if asked and self.retrieval.year_boost:
+        if dated and self.retrieval.year_boost:
             rows = list(fused)
             labels = self.index.labels(rows)
-            dated = [row for row, label in zip(rows, labels, strict=True) if asked & years(label)]
-            fused = boost(fused, set(dated), self.retrieval.year_boost)
+            named = {row for row, label in zip(rows, labels, strict=True) if dated & years(label)}
+            fused = boost(fused, named, self.retrieval.year_boost)
         return _best_first(fused), dense
 
     def _distinct(self, ranked: list[tuple[int, float]], k: int) -> list[StoredChunk]:

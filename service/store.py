@@ -556,7 +556,8 @@ class Index:
         return [found[row] for row in rows if row in found]
 
     def labels(self, rows: Sequence[int]) -> list[str]:
-        """Each chunk's title and heading path, one line each: what the passage is about."""
+        """Each chunk's title and heading path, one line each: what the passage is about
+        ("" for a row the index does not hold)."""
         if not rows:
             return []
         marks = ",".join("?" * len(rows))
@@ -568,7 +569,7 @@ class Index:
                 list(rows),
             )
         }
-        return [found[row] for row in rows]
+        return [found.get(row, "") for row in rows]
 
     def documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
         """A page of documents sorted by id, and how many there are in all."""

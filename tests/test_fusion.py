@@ -37,7 +37,8 @@ def test_reciprocal_rank_fusion_sums_one_over_k_plus_rank() -> None:
 def test_boost_lifts_rows_by_a_share_of_the_spread() -> None:
     rrf = {1: 0.033, 2: 0.03, 3: 0.013}
     assert boost(rrf, {3}, 0.1) == pytest.approx({1: 0.033, 2: 0.03, 3: 0.015})
-    assert boost({1: 0.5, 2: 0.5}, {2}, 0.1) == pytest.approx({1: 0.5, 2: 0.6})
+    # Equal scores: the lift is a share of the scores themselves.
+    assert boost({1: 0.5, 2: 0.5}, {2}, 0.1) == pytest.approx({1: 0.5, 2: 0.55})
     with pytest.raises(ValueError, match=r"share \(-0.1\)"):
         boost(rrf, {1}, -0.1)
 

@@ -68,15 +68,18 @@ def test_a_year_in_the_question_prefers_the_document_titled_with_it(
     )
     build_index(corpus, tmp_path / "index", embedder)
     question = "How many volunteers did the library have in 2022?"
-    sources = {}
-    for year_boost in (0.0, 0.1):
-        searcher = Searcher.open(embedder, tmp_path / "index", Retrieval(year_boost=year_boost))
-        sources[year_boost] = [p.citation.source for p in searcher.search(question, 2).passages]
-    assert sources == {
-        0.0: ["review-2021.md", "review-2022.md"],
-        0.1: ["review-2022.md", "review-2021.md"],
+    first = {}
+    for fusion, year_boost in itertools.product(("weighted", "rrf"), (0.0, 0.1)):
+        retrieval = Retrieval(fusion=fusion, year_boost=year_boost)
+        searcher = Searcher.open(embedder, tmp_path / "index", retrieval)
+        first[fusion, year_boost] = searcher.search(question, 2).passages[0].citation.source
+    assert first == {
+        ("weighted", 0.0): "review-2021.md",
+        ("weighted", 0.1): "review-2022.md",
+        ("rrf", 0.0): "review-2021.md",
+        ("rrf", 0.1): "review-2022.md",
     }
-    assert years("In 2022, not 12022 or 1850, per ISO-2023.") == {"2022", "2023"}
+    assert years("In 2022, not 12022 or 1850.") == {"2022"}
 
 
 def test_a_keyword_finds_its_other_spelling(
@@ -90,15 +93,13 @@ def test_a_keyword_finds_its_other_spelling(
     )
     build_index(corpus, tmp_path / "index", embedder)
     searcher = Searcher.open(embedder, tmp_path / "index", Retrieval("keyword"))
-    passages = searcher.search("Which drivers need a license?", 2).passages
-    assert [p.citation.source for p in passages] == ["cars.md", "keys.md"]
-    assert [spellings(w) for w in ("organisation", "centre", "catalog", "hour", "enter")] == [
-        ["organization"],
-        ["center"],
-        ["catalogue"],
-        [],
-        [],
-    ]
+    # Only the other spelling matches: without it, nothing would.
+    passages = searcher.search("Who needs a license?", 2).passages
+    assert [p.citation.source for p in passages] == ["cars.md"]
+    words = ("organisation", "color", "centre", "letter", "catalog", "hour", "floor", "scored")
+    assert [spellings(w) for w in words] == [
+        ["organization"], ["colour"], ["center"], [], ["catalogue"], [], [], []
+    ]  # fmt: skip
 
 
 def test_fts_syntax_in_a_question_is_just_words(multidoc_searcher: Searcher) -> None:
