@@ -45,6 +45,10 @@ class InvalidQuery(HereinError):
     "The question or its options are not usable - see the message for which"
 
 
+class InvalidDataset(HereinError):
+    "The eval dataset cannot be used - see the message for the file, line and value"
+
+
 class GenerationNotFound(HereinError):
     "No such generation in this index - list them with `herein generations`"
 

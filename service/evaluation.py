@@ -21,10 +21,11 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from service.embedding import Embedder
+from service.errors import InvalidDataset, InvalidQuery
 from service.highlight import lacks_asked_price
 from service.indexing import build_index
 from service.models import Mode, Passage
-from service.search import Searcher
+from service.search import Searcher, validate_question
 from service.store import INDEX_FORMAT, Index
 
 MODES: tuple[Mode, ...] = ("dense", "keyword", "hybrid")
@@ -93,18 +94,70 @@ class Report:
 
 
 def load_qa(path: Path) -> Dataset:
-    """The project's QA file: one JSON object per line."""
-    queries = []
+    """The project's QA file: one JSON object per line. Raises InvalidDataset naming the
+    line of the first bad record, a repeated id, or a file without questions."""
+    if path.is_dir():
+        raise InvalidDataset(f"{path} is a folder without queries.jsonl: not a BEIR folder")
+    queries: list[Query] = []
+    lines: dict[str, int] = {}  # each id's line
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-            gold = tuple(Gold(g["source"], g["snippet"]) for g in record["gold"])
-            queries.append(Query(str(record["id"]), record["question"], gold=gold))
-        except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}:{number}: not a QA record ({error!r})") from error
+        query = _qa_record(line, f"{path}:{number}")
+        if query.query_id in lines:
+            raise InvalidDataset(
+                f"{path}:{number}: id {query.query_id!r} is already used on line "
+                f"{lines[query.query_id]}"
+            )
+        lines[query.query_id] = number
+        queries.append(query)
+    if not queries:
+        raise InvalidDataset(f"{path} holds no questions")
     return Dataset(path.stem, queries, by_document=False)
+
+
+def _qa_record(line: str, where: str) -> Query:
+    """One QA line as a query; raises InvalidDataset naming `where` and what is wrong."""
+    try:
+        record = json.loads(line)
+    except ValueError as error:
+        raise InvalidDataset(f"{where}: not JSON ({error})") from error
+    if not isinstance(record, dict) or not {"id", "question", "gold"} <= record.keys():
+        raise InvalidDataset(
+            f'{where}: expected an object with "id", "question" and "gold", got {line[:80]!r}'
+        )
+    question, gold = record["question"], record["gold"]
+    if not isinstance(question, str):
+        raise InvalidDataset(f'{where}: "question" must be text, got {json.dumps(question)[:80]}')
+    try:
+        validate_question(question)
+    except InvalidQuery as error:
+        raise InvalidDataset(f"{where}: id {record['id']!r}: {error}") from error
+    if not isinstance(gold, list) or not all(
+        isinstance(g, dict)
+        and isinstance(g.get("source"), str)
+        and isinstance(g.get("snippet"), str)
+        and g["snippet"].strip()
+        for g in gold
+    ):
+        raise InvalidDataset(
+            f'{where}: "gold" must be a list of {{"source", "snippet"}} objects with text '
+            f"(empty when nothing answers), got {json.dumps(gold)[:80]}"
+        )
+    answers = tuple(Gold(g["source"], g["snippet"]) for g in gold)
+    return Query(str(record["id"]), question, gold=answers)
+
+
+def check_gold_sources(index: Index, dataset: Dataset) -> None:
+    """Raise InvalidDataset naming each gold source that is no document of the index:
+    a question whose answer is in a missing file could never hit."""
+    known = index.sources()
+    unknown = sorted({g.source for q in dataset.queries for g in q.gold} - known)
+    if unknown:
+        raise InvalidDataset(
+            f"{dataset.name}: gold source {', '.join(map(repr, unknown))} is no document of "
+            "the corpus (sources are paths relative to the corpus folder)"
+        )
 
 
 def load_beir(folder: Path, split: str = "test") -> Dataset:
@@ -234,11 +287,14 @@ def evaluate(
     modes: Sequence[Mode] = MODES,
     depth: int = 100,
 ) -> list[Report]:
-    """Run every query in each mode; metrics per mode, in the order given.
+    """Run every query in each mode; metrics per mode, in the order given. Raises
+    InvalidDataset when a QA set's gold source is no document of the index.
 
     Args:
         depth: ranked units (documents or passages) kept per query, for Recall@100.
     """
+    if not dataset.by_document:
+        check_gold_sources(searcher.index, dataset)
     reports = []
     for mode in modes:
         moded = Searcher(searcher.embedder, searcher.index, replace(searcher.retrieval, mode=mode))

@@ -527,6 +527,10 @@ class Index:
         )
         return [int(record[0]) for record in records]
 
+    def sources(self) -> set[str]:
+        "Every document's source path"
+        return {str(record[0]) for record in self._query("SELECT source FROM documents")}
+
     def unmatched_prefixes(self, prefixes: Sequence[str]) -> list[str]:
         """The prefixes that no document's source starts with, in the order given."""
         return [

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from service.cli import main
 from service.embedding import Embedder
+from service.errors import InvalidDataset
 from service.evaluation import (
     Gold,
     Outcome,
@@ -171,3 +172,51 @@ def test_herein_eval_refuses_unknown_modes(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["eval", str(DATA / "multidoc_qa.jsonl"), "--modes", "bm42"])
     assert result.exit_code == 2
     assert "choose from dense, keyword, hybrid" in result.output
+
+
+GOOD = '{"id": "q1", "question": "Hotel limit?", "gold": [{"source": "t.md", "snippet": "220"}]}'
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([GOOD, "{not json"], r"qa.jsonl:2: not JSON \(Expecting property name"),
+        ([GOOD, "[1, 2]"], r'qa.jsonl:2: expected an object with "id", "question" and "gold"'),
+        (['{"id": 7, "question": " ", "gold": []}'], r"qa.jsonl:1: id 7: question is empty"),
+        (['{"id": 7, "question": 12, "gold": []}'], r'qa.jsonl:1: "question" must be text, got 12'),
+        (
+            ['{"id": "a", "question": "Why?", "gold": "t.md"}'],
+            r'qa.jsonl:1: "gold" must be a list of .* got "t.md"',
+        ),
+        ([GOOD, "", GOOD], r"qa.jsonl:3: id 'q1' is already used on line 1"),
+        (["", "  "], r"qa.jsonl holds no questions"),
+    ],
+)
+def test_a_bad_qa_file_is_refused_naming_its_line(
+    tmp_path: Path, lines: list[str], message: str
+) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InvalidDataset, match=message):
+        load_qa(path)
+
+
+def test_herein_eval_refuses_a_gold_source_missing_from_the_corpus(tmp_path: Path) -> None:
+    qa = tmp_path / "qa.jsonl"
+    gold = [{"source": "policies/travel.md", "snippet": "160 euros"}]
+    records = [
+        {"id": "a", "question": "Hotel limit?", "gold": gold},
+        {"id": "b", "question": "Car rental?", "gold": [{"source": "cars.md", "snippet": "x"}]},
+    ]
+    qa.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    arguments = ["eval", str(qa), "--corpus", str(DATA / "multidoc"), "--cache", str(tmp_path)]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "Error: qa: gold source 'cars.md' is no document of the corpus (sources are paths "
+        "relative to the corpus folder)"
+    )
+    folder = CliRunner().invoke(main, ["eval", str(tmp_path)])
+    assert (folder.exit_code, folder.stderr.splitlines()[-1]) == (
+        1, f"Error: {tmp_path} is a folder without queries.jsonl: not a BEIR folder"
+    )  # fmt: skip
