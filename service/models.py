@@ -124,7 +124,7 @@ class Retrieval:
     # Hybrid only: when the question names a year ("at the end of 2024"), passages whose
     # title or heading names it move up by this share of the fused scores' spread, so
     # the 2024 report beats the 2023 one's outlook for 2024. 0 turns it off.
-    year_boost: float = 0.1
+    year_boost: float = 0.2
     # Chunks each signal contributes before fusion (at least k).
     candidates: int = 100
     # `answer_found` when the best passage's confidence reaches this.
