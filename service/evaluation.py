@@ -350,6 +350,8 @@ def highlight_on_gold(query: Query, passage: Passage) -> bool | None:
 def _find_collapsed(text: str, snippet: str) -> list[tuple[int, int]]:
     """Every place the snippet is in text, both white space collapsed, in text's offsets."""
     wanted = _collapse(snippet)
+    if not wanted:
+        return []
     origin: list[int] = []  # each collapsed character's offset in text
     parts: list[str] = []
     for match in re.finditer(r"\S+", text):
@@ -358,8 +360,6 @@ def _find_collapsed(text: str, snippet: str) -> list[tuple[int, int]]:
             origin.append(match.start() - 1)
         parts.append(match.group())
         origin.extend(range(match.start(), match.end()))
-    if not wanted:
-        return []
     collapsed = "".join(parts)
     starts = [m.start() for m in re.finditer(f"(?={re.escape(wanted)})", collapsed)]
     return [(origin[at], origin[at + len(wanted) - 1] + 1) for at in starts]

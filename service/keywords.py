@@ -29,6 +29,12 @@ _SPELLINGS = (
 # -tre only becomes -ter: many English words end in -ter ("letter", "filter") and many
 # French ones in -tre ("lettre"). -oured is left out: "scoured" is no "scored".
 _TO_AMERICAN = (("tre", "ter"), ("tres", "ters"))
+# Every (ending, other ending) a word is tried with, built once, not per query word.
+_ENDINGS = (
+    *_SPELLINGS,
+    *((american, british) for british, american in _SPELLINGS),
+    *_TO_AMERICAN,
+)
 # What is left of the word before its ending: shorter stems make other words ("hour",
 # "entre"), and so does a stem that ends like the ending begins ("floor" is no "flour").
 _MIN_STEM = 3
@@ -55,9 +61,8 @@ def query_terms(question: str) -> list[str]:
 def spellings(word: str) -> list[str]:
     """The word's other British or American spelling ("licence" -> "license"), when its
     ending has one and the rest of the word is long enough to be a stem."""
-    pairs = [*_SPELLINGS, *((american, british) for british, american in _SPELLINGS)]
     found = []
-    for ending, other in pairs + list(_TO_AMERICAN):
+    for ending, other in _ENDINGS:
         stem = word.removesuffix(ending)
         if stem != word and len(stem) >= _MIN_STEM and stem[-1] != ending[0]:
             found.append(stem + other)
