@@ -155,10 +155,10 @@ class Searcher:
         mode = self.retrieval.mode
         terms = query_terms(question)
         if mode == "keyword" or (mode == "hybrid" and self.index.has_keywords):
-            # Every match in one query: BM25 sorts them all anyway, and a second query
-            # restricted to the dense candidates' rows costs more than this one.
-            matched = dict(self.index.keyword_search(terms, None, allowed))
-            keyword = dict(_best_first(matched)[:depth])
+            # Every match, not the first `depth`: fusion also needs the keyword score of
+            # each dense candidate, and scoring every row costs no more than scoring some.
+            best = self.index.keyword_search(terms, None, allowed)
+            matched, keyword = dict(best), dict(best[:depth])
         else:
             mode, matched, keyword = "dense", {}, {}
         if mode == "keyword":

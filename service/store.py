@@ -4,7 +4,8 @@ Layout under the index root:
     CURRENT                       names the generation being served
     build.lock                    held by the one build allowed at a time; names its
                                   pid and the generation it is writing
-    generations/<version>/        index.faiss, meta.sqlite, manifest.json
+    generations/<version>/        index.faiss, meta.sqlite, manifest.json, and the
+                                  keyword tables' postings (chunks_fts.npz, blocks_fts.npz)
     vector-cache.sqlite           every vector embedded, by model and text hash
 A generation is written in full and verified before CURRENT is switched to it (write to
 a temp file, then rename), so a reader always sees a complete generation.
@@ -35,12 +36,15 @@ from service.errors import (
     IndexNotFound,
 )
 from service.models import Chunk, Citation, Document, SkippedFile
+from service.postings import TOKENIZE, Postings, Tokenizer
 
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
 MANIFEST = "manifest.json"
 VECTORS = "index.faiss"
 METADATA = "meta.sqlite"
+# The keyword tables, each with its postings beside meta.sqlite as <table>.npz.
+KEYWORD_TABLES = ("chunks_fts", "blocks_fts")
 
 
 @dataclass(frozen=True)
@@ -233,10 +237,10 @@ CREATE TABLE files (
 # blocks_fts holds each chunk's surroundings, the block of its document it lies in (see
 # keyword_blocks), with the title: a passage whose neighbours name the question's terms
 # is likelier to answer it than one sharing a word by chance (Retrieval.document_weight).
-_KEYWORD_SCHEMA = """
-CREATE VIRTUAL TABLE chunks_fts USING fts5(embed_text, tokenize = 'porter unicode61');
+_KEYWORD_SCHEMA = f"""
+CREATE VIRTUAL TABLE chunks_fts USING fts5(embed_text, tokenize = '{TOKENIZE}');
 CREATE VIRTUAL TABLE blocks_fts USING fts5(
-    text, first_row UNINDEXED, last_row UNINDEXED, tokenize = 'porter unicode61'
+    text, first_row UNINDEXED, last_row UNINDEXED, tokenize = '{TOKENIZE}'
 );
 """
 
@@ -316,6 +320,8 @@ def write_generation(
                 "INSERT INTO files VALUES (?, ?, ?, ?)",
                 ((f.source, f.size, f.mtime_ns, f.sha256) for f in files),
             )
+        for table in KEYWORD_TABLES:
+            Postings.read(connection, table).save(folder / f"{table}.npz")
     finally:
         connection.close()
     manifest_path = folder / MANIFEST
@@ -396,9 +402,9 @@ class Index:
         # One connection shared by the server's worker threads.
         self._lock = threading.Lock()
         # Generations written by older versions lack one or both keyword tables.
-        tables = {name for (name,) in self._query("SELECT name FROM sqlite_master")}
-        self.has_keywords = "chunks_fts" in tables
-        self.has_block_keywords = "blocks_fts" in tables
+        self._tables = {name for (name,) in self._query("SELECT name FROM sqlite_master")}
+        self.has_keywords = "chunks_fts" in self._tables
+        self.has_block_keywords = "blocks_fts" in self._tables
 
     @classmethod
     def open(cls, index_dir: Path, version: str | None = None) -> "Index":
@@ -473,23 +479,62 @@ class Index:
         self, terms: Sequence[str], k: int | None, rows: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
         """The k best chunks (every match when k is None) by BM25 for any of the terms:
-        (row, score), best first.
+        (row, score), best first, ties by row.
 
-        Scores are positive, higher is better (FTS5's bm25() is negated). With `rows`,
-        only those chunks are scored, still with the whole index's statistics.
+        Scores are positive, higher is better, as FTS5's bm25() computes them (negated).
+        With `rows`, only those chunks are scored, still with the whole index's statistics.
         """
-        if not terms or (rows is not None and not rows):
+        if not self.has_keywords or not terms or (rows is not None and not rows):
             return []
-        sql = "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
-        parameters: list[Any] = [keyword_query(terms)]
+        scores = self._bm25("chunks_fts", terms)
         if rows is not None:
-            sql += f" AND rowid IN ({','.join('?' * len(rows))})"
-            parameters.extend(rows)
-        sql += " ORDER BY bm25(chunks_fts)"
-        if k is not None:
-            sql += " LIMIT ?"
-            parameters.append(k)
-        return [(int(row), float(score)) for row, score in self._query(sql, parameters)]
+            kept = np.zeros(len(scores), dtype=bool)
+            kept[np.asarray(rows, dtype=np.int64)] = True
+            scores[~kept] = 0.0
+        matched = np.flatnonzero(scores)
+        best = matched[np.lexsort((matched, -scores[matched]))][:k]
+        return [(int(row), float(score)) for row, score in zip(best, scores[best], strict=True)]
+
+    def block_keyword_scores(self, terms: Sequence[str], rows: Sequence[int]) -> list[float]:
+        """For each chunk row, its block's BM25 for any of the terms (0: no match)."""
+        if not self.has_block_keywords or not terms or not rows:
+            return [0.0] * len(rows)
+        scores = self._bm25("blocks_fts", terms)
+        blocks = self._chunk_blocks[np.asarray(rows, dtype=np.int64)]
+        return [float(scores[b]) if b >= 0 else 0.0 for b in blocks]
+
+    def _bm25(self, table: str, terms: Sequence[str]) -> np.ndarray:
+        """Every row's BM25 in `table` for the query terms, each one phrase as in an FTS5
+        query: single tokens from the postings, longer phrases ("hx-90" is "hx 90") by
+        FTS5 itself, which knows their positions. BM25 is a sum over phrases."""
+        tokens = self._tokenizer.tokens(terms)
+        scores = self._postings[table].scores([found[0] for found in tokens if len(found) == 1])
+        for term, found in zip(terms, tokens, strict=True):
+            if len(found) > 1:
+                for row, score in self._query(
+                    f"SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ?",
+                    [keyword_query([term])],
+                ):
+                    scores[row] += score
+        return scores
+
+    @cached_property
+    def _postings(self) -> dict[str, Postings]:
+        """Each keyword table's postings: saved with the generation, or read from the
+        table for a generation written before they were (once, on the first search)."""
+        postings = {}
+        for table in (table for table in KEYWORD_TABLES if table in self._tables):
+            path = self.folder / f"{table}.npz"
+            if path.exists():
+                postings[table] = Postings.load(path)
+            else:
+                with self._lock:
+                    postings[table] = Postings.read(self._connection, table)
+        return postings
+
+    @cached_property
+    def _tokenizer(self) -> Tokenizer:
+        return Tokenizer()
 
     @cached_property
     def _chunk_blocks(self) -> np.ndarray:
@@ -499,20 +544,6 @@ class Index:
         for block, first, last in self._query("SELECT rowid, first_row, last_row FROM blocks_fts"):
             blocks[first : last + 1] = block
         return blocks
-
-    def block_keyword_scores(self, terms: Sequence[str], rows: Sequence[int]) -> list[float]:
-        """For each chunk row, its block's BM25 for any of the terms (0: no match)."""
-        if not self.has_block_keywords or not terms or not rows:
-            return [0.0] * len(rows)
-        # Every matching block at once: FTS5 filters a rowid list only after matching.
-        scores = dict(
-            self._query(
-                "SELECT rowid, -bm25(blocks_fts) FROM blocks_fts WHERE blocks_fts MATCH ?",
-                [keyword_query(terms)],
-            )
-        )
-        blocks = self._chunk_blocks[np.asarray(rows, dtype=np.int64)]
-        return [float(scores.get(int(b), 0.0)) for b in blocks]
 
     def rows_from(self, prefixes: Sequence[str]) -> list[int]:
         """Rows of every chunk whose document's source starts with one of the prefixes."""
