@@ -9,6 +9,8 @@ import time
 from collections.abc import Sequence, Set
 from pathlib import Path
 
+import numpy as np
+
 from service.chunking import embed_prefix, trim
 from service.embedding import Embedder, Vectors
 from service.errors import InvalidQuery, ModelMismatch
@@ -17,7 +19,7 @@ from service.fusion import blend, boost, fuse_reciprocal_rank, fuse_weighted
 from service.highlight import best_sentences, lacks_asked_price
 from service.keywords import query_terms, years
 from service.models import Highlight, Passage, Retrieval, SearchResult
-from service.store import Index, StoredChunk
+from service.store import Index, StoredChunk, top_rows
 
 MAX_QUESTION_CHARS = 2000
 # What the API and the CLI allow; eval asks for more to rank whole documents.
@@ -155,12 +157,12 @@ class Searcher:
         mode = self.retrieval.mode
         terms = query_terms(question)
         if mode == "keyword" or (mode == "hybrid" and self.index.has_keywords):
-            # Every match, not the first `depth`: fusion also needs the keyword score of
-            # each dense candidate, and scoring every row costs no more than scoring some.
-            best = self.index.keyword_search(terms, None, allowed)
-            matched, keyword = dict(best), dict(best[:depth])
+            # Every row's score, not the first `depth`: fusion also needs the keyword score
+            # of each dense candidate, and scoring every row costs no more than some.
+            matched = self.index.keyword_scores(terms, allowed)
+            keyword = dict(top_rows(matched, depth))
         else:
-            mode, matched, keyword = "dense", {}, {}
+            mode, matched, keyword = "dense", np.zeros(0), {}
         if mode == "keyword":
             return _best_first(keyword), {}
         if allowed is None:
@@ -172,7 +174,7 @@ class Searcher:
         # Score every candidate on both signals, so fusion never guesses a missing score.
         only_keyword = [row for row in keyword if row not in dense]
         dense.update(zip(only_keyword, self.index.similarities(vector, only_keyword), strict=True))
-        keyword = {row: matched.get(row, 0.0) for row in dense}
+        keyword = {row: float(matched[row]) for row in dense}
         if self.retrieval.document_weight and self.index.has_block_keywords:
             rows = list(keyword)
             blocks = self.index.block_keyword_scores(terms, rows)

@@ -389,6 +389,18 @@ def keyword_query(terms: Sequence[str]) -> str:
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
+def top_rows(scores: np.ndarray, k: int | None) -> list[tuple[int, float]]:
+    """The k rows with the highest non-zero scores (all of them when k is None):
+    (row, score), best first, ties by row."""
+    rows = np.flatnonzero(scores)
+    if k is not None and k < len(rows):
+        # Only the k best are sorted: every row tied with the k-th is kept for the tie rule.
+        kth = np.partition(scores[rows], len(rows) - k)[len(rows) - k]
+        rows = rows[scores[rows] >= kth]
+    best = rows[np.lexsort((rows, -scores[rows]))][:k]
+    return [(int(row), float(score)) for row, score in zip(best, scores[best], strict=True)]
+
+
 class Index:
     """One generation opened for reading: vectors in memory, metadata in SQLite."""
 
@@ -479,21 +491,23 @@ class Index:
         self, terms: Sequence[str], k: int | None, rows: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
         """The k best chunks (every match when k is None) by BM25 for any of the terms:
-        (row, score), best first, ties by row.
+        (row, score), best first, ties by row. See keyword_scores."""
+        return top_rows(self.keyword_scores(terms, rows), k)
+
+    def keyword_scores(self, terms: Sequence[str], rows: Sequence[int] | None = None) -> np.ndarray:
+        """Every chunk's BM25 for any of the terms, by row; 0 where none matches.
 
         Scores are positive, higher is better, as FTS5's bm25() computes them (negated).
-        With `rows`, only those chunks are scored, still with the whole index's statistics.
+        With `rows`, the other chunks score 0; statistics are still the whole index's.
         """
         if not self.has_keywords or not terms or (rows is not None and not rows):
-            return []
+            return np.zeros(self.manifest.chunks)
         scores = self._bm25("chunks_fts", terms)
         if rows is not None:
             kept = np.zeros(len(scores), dtype=bool)
             kept[np.asarray(rows, dtype=np.int64)] = True
             scores[~kept] = 0.0
-        matched = np.flatnonzero(scores)
-        best = matched[np.lexsort((matched, -scores[matched]))][:k]
-        return [(int(row), float(score)) for row, score in zip(best, scores[best], strict=True)]
+        return scores
 
     def block_keyword_scores(self, terms: Sequence[str], rows: Sequence[int]) -> list[float]:
         """For each chunk row, its block's BM25 for any of the terms (0: no match)."""

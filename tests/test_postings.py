@@ -3,12 +3,20 @@
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from service.embedding import Embedder
 from service.indexing import build_index
 from service.postings import TOKENIZE, Postings, Tokenizer
-from service.store import KEYWORD_TABLES, Index, current_version, generation_dir, keyword_query
+from service.store import (
+    KEYWORD_TABLES,
+    Index,
+    current_version,
+    generation_dir,
+    keyword_query,
+    top_rows,
+)
 from tests.conftest import WriteFiles
 
 ROWS = [
@@ -124,3 +132,10 @@ def _index_scores(index_dir: Path, terms: list[str]) -> tuple[dict[int, float], 
         return chunks, {int(b): float(blocks[b]) for b in blocks.nonzero()[0]}
     finally:
         index.close()
+
+
+def test_top_rows_sorts_best_first_and_breaks_ties_at_the_cut_by_row() -> None:
+    scores = np.array([0.0, 2.0, 5.0, 2.0, 0.0, 2.0, 7.0])
+    assert top_rows(scores, 3) == [(6, 7.0), (2, 5.0), (1, 2.0)]
+    assert top_rows(scores, None) == [(6, 7.0), (2, 5.0), (1, 2.0), (3, 2.0), (5, 2.0)]
+    assert top_rows(np.zeros(3), 2) == []
