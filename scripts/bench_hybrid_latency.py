@@ -51,6 +51,8 @@ def main() -> None:
                 started = time.perf_counter()
                 searcher.search(question, args.k)
                 times[mode].append((time.perf_counter() - started) * 1000)
+        for searcher in searchers.values():
+            searcher.index.close()
         dense, hybrid = (statistics.median(times[mode]) for mode in ("dense", "hybrid"))
         print(
             f"k={args.k}, {highlighted} highlighted, {len(questions)} questions: p50 dense "

@@ -36,7 +36,7 @@ from service.errors import (
     IndexNotFound,
 )
 from service.models import Chunk, Citation, Document, SkippedFile
-from service.postings import TOKENIZE, Postings, Tokenizer
+from service.postings import TOKENIZE, Postings, QueryTokenizer
 
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
@@ -393,7 +393,7 @@ def top_rows(scores: np.ndarray, k: int | None) -> list[tuple[int, float]]:
     """The k rows with the highest non-zero scores (all of them when k is None):
     (row, score), best first, ties by row."""
     rows = np.flatnonzero(scores)
-    if k is not None and k < len(rows):
+    if k is not None and 0 < k < len(rows):
         # Only the k best are sorted: every row tied with the k-th is kept for the tie rule.
         kth = np.partition(scores[rows], len(rows) - k)[len(rows) - k]
         rows = rows[scores[rows] >= kth]
@@ -414,9 +414,20 @@ class Index:
         # One connection shared by the server's worker threads.
         self._lock = threading.Lock()
         # Generations written by older versions lack one or both keyword tables.
-        self._tables = {name for (name,) in self._query("SELECT name FROM sqlite_master")}
-        self.has_keywords = "chunks_fts" in self._tables
-        self.has_block_keywords = "blocks_fts" in self._tables
+        tables = {name for (name,) in self._query("SELECT name FROM sqlite_master")}
+        self.has_keywords = "chunks_fts" in tables
+        self.has_block_keywords = "blocks_fts" in tables
+        # Loaded here, so a damaged file fails the open (and a swap to it), not a search.
+        try:
+            self._postings = {
+                table: Postings.load(folder / f"{table}.npz")
+                for table in KEYWORD_TABLES
+                if table in tables and (folder / f"{table}.npz").exists()
+            }
+        except (OSError, ValueError, KeyError):
+            self._connection.close()
+            raise
+        self._tokenizer = QueryTokenizer()
 
     @classmethod
     def open(cls, index_dir: Path, version: str | None = None) -> "Index":
@@ -438,7 +449,7 @@ class Index:
             )
         try:
             return cls(folder, manifest, vectors)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError, ValueError, KeyError) as error:
             raise IndexCorrupt(f"Generation {version} in {index_dir}: {error}") from error
 
     @property
@@ -452,8 +463,9 @@ class Index:
         return self.folder.parent.parent
 
     def close(self) -> None:
-        """Release the SQLite connection."""
+        """Release the SQLite connections."""
         self._connection.close()
+        self._tokenizer.close()
 
     def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -522,7 +534,9 @@ class Index:
         query: single tokens from the postings, longer phrases ("hx-90" is "hx 90") by
         FTS5 itself, which knows their positions. BM25 is a sum over phrases."""
         tokens = self._tokenizer.tokens(terms)
-        scores = self._postings[table].scores([found[0] for found in tokens if len(found) == 1])
+        scores = self._table_postings(table).scores(
+            [found[0] for found in tokens if len(found) == 1]
+        )
         for term, found in zip(terms, tokens, strict=True):
             if len(found) > 1:
                 for row, score in self._query(
@@ -532,23 +546,13 @@ class Index:
                     scores[row] += score
         return scores
 
-    @cached_property
-    def _postings(self) -> dict[str, Postings]:
-        """Each keyword table's postings: saved with the generation, or read from the
-        table for a generation written before they were (once, on the first search)."""
-        postings = {}
-        for table in (table for table in KEYWORD_TABLES if table in self._tables):
-            path = self.folder / f"{table}.npz"
-            if path.exists():
-                postings[table] = Postings.load(path)
-            else:
-                with self._lock:
-                    postings[table] = Postings.read(self._connection, table)
-        return postings
-
-    @cached_property
-    def _tokenizer(self) -> Tokenizer:
-        return Tokenizer()
+    def _table_postings(self, table: str) -> Postings:
+        """The table's postings; a generation written before they were saved reads them
+        from the table on its first search (about a second for SciFact's 5,183 abstracts)."""
+        with self._lock:
+            if table not in self._postings:
+                self._postings[table] = Postings.read(self._connection, table)
+            return self._postings[table]
 
     @cached_property
     def _chunk_blocks(self) -> np.ndarray:

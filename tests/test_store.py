@@ -1,0 +1,110 @@
+"""The index's keyword side: BM25 from saved postings equals FTS5's, damage fails the open."""
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.embedding import Embedder
+from service.errors import IndexCorrupt
+from service.indexing import build_index
+from service.store import (
+    KEYWORD_TABLES,
+    METADATA,
+    Index,
+    current_version,
+    generation_dir,
+    keyword_query,
+    top_rows,
+)
+from tests.conftest import WriteFiles
+
+CORPUS = {
+    "pumps.md": "# Heat pumps\n\nThe HX-90 pump heats water to 65 degrees. "
+    "Service the HX 90 once a year; an HX unit needs a fuse of 32 amps.\n",
+    "boilers.md": "# Boilers\n\nA gas boiler needs an annual service by a registered engineer.\n",
+    "fans.md": "# Fans\n\nThe fan model 90 runs quietly. Clean the filter every month.\n",
+    # Enough other rows that each term above is in fewer than half (FTS5's IDF is floored
+    # for the others, which would hide a wrong formula).
+    "radiators.md": "# Radiators\n\nBleed each radiator in autumn to let trapped air out.\n",
+    "pipes.md": "# Pipes\n\nLag pipes in the loft so they do not freeze in winter.\n",
+    "thermostat.md": "# Thermostat\n\nSet the thermostat to 19 degrees in living rooms.\n",
+    "tanks.md": "# Tanks\n\nA hot water cylinder keeps water warm for several hours.\n",
+    "vents.md": "# Vents\n\nKeep air vents clear of furniture and curtains.\n",
+}
+
+
+def test_index_keyword_scores_equal_fts5_for_phrases_and_blocks(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(write_corpus(CORPUS), index_dir, embedder)
+    # "hx-90" is a phrase: only "HX-90" and "HX 90" match it, not "HX unit" or "model 90".
+    terms = ["service", "hx-90", "fuse"]
+    folder = generation_dir(index_dir, current_version(index_dir))
+    with sqlite3.connect(folder / METADATA) as db:
+        fts5 = {
+            table: dict(
+                db.execute(
+                    f"SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ?",
+                    [keyword_query(terms)],
+                ).fetchall()
+            )
+            for table in KEYWORD_TABLES
+        }
+    saved = _index_scores(index_dir, terms)
+    assert saved[0] == pytest.approx(fts5["chunks_fts"], rel=1e-12)
+    assert saved[1] == pytest.approx(fts5["blocks_fts"], rel=1e-12)
+    # A generation written before postings were saved reads them from its tables.
+    for table in KEYWORD_TABLES:
+        (folder / f"{table}.npz").unlink()
+    assert _index_scores(index_dir, terms) == saved
+
+
+def _index_scores(index_dir: Path, terms: list[str]) -> tuple[dict[int, float], dict[int, float]]:
+    index = Index.open(index_dir)
+    try:
+        chunks = dict(index.keyword_search(terms, None))
+        blocks = index._bm25("blocks_fts", terms)
+        return chunks, {int(b): float(blocks[b]) for b in blocks.nonzero()[0]}
+    finally:
+        index.close()
+
+
+def test_keyword_scores_within_rows_keep_the_whole_index_statistics(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(write_corpus(CORPUS), index_dir, embedder)
+    index = Index.open(index_dir)
+    try:
+        everywhere = dict(index.keyword_search(["service", "water"], None))
+        chunks = index.chunks(list(everywhere))
+        pumps = [c.row for c in chunks if c.citation.source == "pumps.md"]
+        assert index.keyword_search(["service", "water"], None, pumps) == [
+            (row, everywhere[row]) for row in pumps
+        ]
+        assert index.keyword_search(["service"], None, []) == []
+    finally:
+        index.close()
+
+
+def test_a_damaged_postings_file_fails_the_open_not_a_search(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(write_corpus(CORPUS), index_dir, embedder)
+    folder = generation_dir(index_dir, current_version(index_dir))
+    (folder / "blocks_fts.npz").write_bytes(b"not an archive")
+    with pytest.raises(IndexCorrupt, match="Generation"):
+        Index.open(index_dir)
+
+
+def test_top_rows_sorts_best_first_and_breaks_ties_at_the_cut_by_row() -> None:
+    scores = np.array([0.0, 2.0, 5.0, 2.0, 0.0, 2.0, 7.0])
+    assert top_rows(scores, 3) == [(6, 7.0), (2, 5.0), (1, 2.0)]
+    assert top_rows(scores, None) == [(6, 7.0), (2, 5.0), (1, 2.0), (3, 2.0), (5, 2.0)]
+    assert top_rows(scores, 9) == top_rows(scores, None)
+    assert top_rows(scores, 0) == []
+    assert top_rows(np.zeros(3), 2) == []
