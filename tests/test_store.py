@@ -35,11 +35,14 @@ CORPUS = {
 }
 
 
-def test_index_keyword_scores_equal_fts5_for_phrases_and_blocks(
-    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
-) -> None:
+@pytest.fixture
+def index_dir(write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder) -> Path:
     index_dir = tmp_path / "index"
     build_index(write_corpus(CORPUS), index_dir, embedder)
+    return index_dir
+
+
+def test_index_keyword_scores_equal_fts5_for_phrases_and_blocks(index_dir: Path) -> None:
     # "hx-90" is a phrase: only "HX-90" and "HX 90" match it, not "HX unit" or "model 90".
     terms = ["service", "hx-90", "fuse"]
     folder = generation_dir(index_dir, current_version(index_dir))
@@ -72,11 +75,7 @@ def _index_scores(index_dir: Path, terms: list[str]) -> tuple[dict[int, float], 
         index.close()
 
 
-def test_keyword_scores_within_rows_keep_the_whole_index_statistics(
-    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
-) -> None:
-    index_dir = tmp_path / "index"
-    build_index(write_corpus(CORPUS), index_dir, embedder)
+def test_keyword_scores_within_rows_keep_the_whole_index_statistics(index_dir: Path) -> None:
     index = Index.open(index_dir)
     try:
         everywhere = dict(index.keyword_search(["service", "water"], None))
@@ -90,11 +89,7 @@ def test_keyword_scores_within_rows_keep_the_whole_index_statistics(
         index.close()
 
 
-def test_a_damaged_postings_file_fails_the_open_not_a_search(
-    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
-) -> None:
-    index_dir = tmp_path / "index"
-    build_index(write_corpus(CORPUS), index_dir, embedder)
+def test_a_damaged_postings_file_fails_the_open_not_a_search(index_dir: Path) -> None:
     folder = generation_dir(index_dir, current_version(index_dir))
     (folder / "blocks_fts.npz").write_bytes(b"not an archive")
     with pytest.raises(IndexCorrupt, match="Generation"):
