@@ -57,8 +57,11 @@ def _settings(**flags: Any) -> Settings:
     try:
         return Settings(**{name: value for name, value in flags.items() if value is not None})
     except ValidationError as error:
+        # A check of two settings together has no one setting to name: its message does.
         problems = "; ".join(
             f"HEREIN_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
+            if e["loc"]
+            else e["msg"]
             for e in error.errors()
         )
         raise click.ClickException(f"Bad setting: {problems}") from error

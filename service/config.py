@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.models import Retrieval
@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     candidates: int = Field(default=100, ge=1, le=1000)
     # `answer_found` is true when the best passage's confidence (its cosine similarity
     # with the question) reaches this.
-    answer_threshold: float = 0.3
+    answer_threshold: float = Field(default=0.3, ge=-1, le=1)
     # Passages (from the first) that get a highlight and a sentence-level confidence.
     highlighted: int = Field(default=5, ge=0, le=50)
     # Re-order the highlighted passages by score + this x their best sentence's cosine.
@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     keep_generations: int = Field(3, ge=1)
     # How often a running server checks CURRENT for a new generation, in seconds.
     reload_seconds: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _overlap_below_window(self) -> "Settings":
+        # Each window must move on by at least one word piece.
+        if self.overlap_tokens >= self.chunk_tokens:
+            raise ValueError(
+                f"HEREIN_OVERLAP_TOKENS ({self.overlap_tokens}) must be below "
+                f"HEREIN_CHUNK_TOKENS ({self.chunk_tokens})"
+            )
+        return self
+
     # When set, the admin routes (uploads, deletes, rebuilds) exist and need
     # `Authorization: Bearer <admin_token>`; when unset they do not exist at all.
     admin_token: str | None = Field(None, min_length=1)

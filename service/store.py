@@ -17,6 +17,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -237,6 +238,9 @@ CREATE TABLE files (
 # blocks_fts holds each chunk's surroundings, the block of its document it lies in (see
 # keyword_blocks), with the title: a passage whose neighbours name the question's terms
 # is likelier to answer it than one sharing a word by chance (Retrieval.document_weight).
+# What every generation's meta.sqlite holds, whichever herein wrote it.
+_TABLES = frozenset({"documents", "chunks", "skipped", "files"})
+
 _KEYWORD_SCHEMA = f"""
 CREATE VIRTUAL TABLE chunks_fts USING fts5(embed_text, tokenize = '{TOKENIZE}');
 CREATE VIRTUAL TABLE blocks_fts USING fts5(
@@ -389,6 +393,23 @@ def keyword_query(terms: Sequence[str]) -> str:
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
+def _load_postings(path: Path) -> Postings:
+    """The saved postings; ValueError naming the file when it cannot be read."""
+    try:
+        return Postings.load(path)
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        EOFError,
+        TypeError,
+        AttributeError,
+        zipfile.BadZipFile,
+    ) as error:
+        # Not numpy's own words: for some damage they suggest loading with pickles.
+        raise ValueError(f"{path.name} cannot be read") from error
+
+
 def top_rows(scores: np.ndarray, k: int | None) -> list[tuple[int, float]]:
     """The k rows with the highest non-zero scores (all of them when k is None):
     (row, score), best first, ties by row."""
@@ -413,20 +434,23 @@ class Index:
         )
         # One connection shared by the server's worker threads.
         self._lock = threading.Lock()
-        # Generations written by older versions lack one or both keyword tables.
-        tables = {name for (name,) in self._query("SELECT name FROM sqlite_master")}
-        self.has_keywords = "chunks_fts" in tables
-        self.has_block_keywords = "blocks_fts" in tables
-        # Loaded here, so a damaged file fails the open (and a swap to it), not a search.
         try:
+            tables = {name for (name,) in self._query("SELECT name FROM sqlite_master")}
+            missing = sorted(_TABLES - tables)
+            if missing:
+                raise ValueError(f"{METADATA} has no table {', '.join(missing)}")
+            # Loaded here, so a damaged file fails the open (and a swap to it), not a search.
             self._postings = {
-                table: Postings.load(folder / f"{table}.npz")
+                table: _load_postings(folder / f"{table}.npz")
                 for table in KEYWORD_TABLES
                 if table in tables and (folder / f"{table}.npz").exists()
             }
-        except (OSError, ValueError, KeyError):
+        except (sqlite3.Error, ValueError):
             self._connection.close()
             raise
+        # Generations written by older versions lack one or both keyword tables.
+        self.has_keywords = "chunks_fts" in tables
+        self.has_block_keywords = "blocks_fts" in tables
         self._tokenizer = QueryTokenizer()
 
     @classmethod
@@ -449,8 +473,10 @@ class Index:
             )
         try:
             return cls(folder, manifest, vectors)
-        except (sqlite3.Error, OSError, ValueError, KeyError) as error:
-            raise IndexCorrupt(f"Generation {version} in {index_dir}: {error}") from error
+        except (sqlite3.Error, ValueError) as error:
+            raise IndexCorrupt(
+                f"Generation {version} in {index_dir} is damaged: {error}"
+            ) from error
 
     @property
     def version(self) -> str:

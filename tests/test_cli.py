@@ -155,6 +155,12 @@ def test_unknown_model_is_a_clear_error(seed_index: Path, tmp_path: Path) -> Non
         ("HEREIN_CHUNK_TOKENS", "0", "HEREIN_CHUNK_TOKENS='0': Input should be greater than"),
         ("HEREIN_PORT", "70000", "HEREIN_PORT='70000': Input should be less than or equal"),
         ("HEREIN_API_KEY", "", "HEREIN_API_KEY='': String should have at least 1 character"),
+        ("HEREIN_ANSWER_THRESHOLD", "2", "HEREIN_ANSWER_THRESHOLD='2': Input should be less than"),
+        (
+            "HEREIN_OVERLAP_TOKENS",
+            "200",
+            "Value error, HEREIN_OVERLAP_TOKENS (200) must be below HEREIN_CHUNK_TOKENS (128)",
+        ),
     ],
 )
 def test_bad_settings_from_the_environment_are_named(

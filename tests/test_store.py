@@ -89,11 +89,30 @@ def test_keyword_scores_within_rows_keep_the_whole_index_statistics(index_dir: P
         index.close()
 
 
-def test_a_damaged_postings_file_fails_the_open_not_a_search(index_dir: Path) -> None:
-    folder = generation_dir(index_dir, current_version(index_dir))
-    (folder / "blocks_fts.npz").write_bytes(b"not an archive")
-    with pytest.raises(IndexCorrupt, match="Generation"):
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        ("blocks_fts.npz", b"not an archive", "blocks_fts.npz cannot be read"),
+        ("chunks_fts.npz", b"", "chunks_fts.npz cannot be read"),
+        # Random bytes can look like a pickled array; numpy then suggests unpickling it.
+        ("chunks_fts.npz", b"\x93NUMPY\x01\x00v\x00{'descr': '|O', 'fortran_order': False, "
+         b"'shape': (1,), }", "chunks_fts.npz cannot be read"),
+        (METADATA, b"", f"{METADATA} has no table chunks, documents, files, skipped"),
+    ],
+)  # fmt: skip
+def test_a_damaged_file_fails_the_open_and_the_next_build_starts_afresh(
+    index_dir: Path, write_corpus: WriteFiles, embedder: Embedder, name: str, damage: bytes,
+    message: str,
+) -> None:  # fmt: skip
+    version = current_version(index_dir)
+    (generation_dir(index_dir, version) / name).write_bytes(damage)
+    with pytest.raises(IndexCorrupt) as raised:
         Index.open(index_dir)
+    assert str(raised.value) == f"Generation {version} in {index_dir} is damaged: {message}"
+    # Nothing of the damaged generation is reused, and the new one serves.
+    build = build_index(write_corpus(CORPUS), index_dir, embedder)
+    assert build.plan.startswith(f"{len(CORPUS)} added")
+    Index.open(index_dir).close()
 
 
 def test_top_rows_sorts_best_first_and_breaks_ties_at_the_cut_by_row() -> None:
