@@ -286,6 +286,8 @@ class _HTMLText(HTMLParser):
             self.hidden += not self.content
         if tag in _BLOCK_TAGS:
             self._newline()
+        if tag in ("td", "th"):
+            self._break("\t")
         if tag == "pre":
             self.pre += 1
         if tag in _HEADING_TAGS and not self.hidden:
@@ -322,7 +324,7 @@ class _HTMLText(HTMLParser):
         if not self.pre:
             # Browsers collapse runs of white space outside <pre>.
             data = re.sub(r"\s+", " ", data)
-            if self._at_line_start():
+            if not self.parts or self.parts[-1].endswith(("\n", "\t")):
                 data = data.lstrip(" ")
         if not data:
             return
@@ -330,15 +332,20 @@ class _HTMLText(HTMLParser):
             self.heading[2].append(data)
         self._emit(data)
 
-    def _at_line_start(self) -> bool:
-        return not self.parts or self.parts[-1].endswith("\n")
-
     def _newline(self) -> None:
-        if self.parts and not self.parts[-1].endswith("\n"):
+        self._break("\n")
+
+    def _break(self, separator: str) -> None:
+        """End the line, or (with a tab) the table cell, unless nothing stands before it.
+
+        Cells are apart as in a browser's innerText: "Croissant\t2.10 €", not
+        "Croissant2.10 €", which no question's words would match.
+        """
+        if self.parts and not self.parts[-1].endswith(("\n", separator)):
             last = self.parts[-1]
             self.parts[-1] = last.rstrip(" ")
             self.length -= len(last) - len(self.parts[-1])
-            self._emit("\n")
+            self._emit(separator)
 
     def _emit(self, text: str) -> None:
         self.parts.append(text)

@@ -61,6 +61,16 @@ def test_html_keeps_visible_text_with_blocks_on_their_own_lines(write_corpus: Wr
     ]
 
 
+def test_html_table_cells_are_apart_by_a_tab_and_rows_on_lines(write_corpus: WriteFiles) -> None:
+    html = (
+        "<table><tr><th>Item</th> <th>Price</th></tr>\n"
+        "<tr><td>Croissant</td><td> 2.10 &euro; </td></tr>"
+        "<tr><td>Flat white</td><td></td></tr></table><p>Open daily.</p>"
+    )
+    [document] = load_corpus(write_corpus({"menu.html": html})).documents
+    assert document.text == "Item\tPrice\nCroissant\t2.10 €\nFlat white\t\nOpen daily."
+
+
 def test_html_drops_the_pages_menus_header_and_footer_but_not_an_articles(
     write_corpus: WriteFiles,
 ) -> None:
