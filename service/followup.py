@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 from service.errors import InvalidQuery
+from service.keywords import drop_identifiers, identifiers
 
 MAX_HISTORY = 5
 MAX_HISTORY_CHARS = 2000
@@ -79,8 +80,16 @@ def context_of(history: Sequence[str]) -> list[str]:
 
 
 def search_text(question: str, history: Sequence[str] = ()) -> str:
-    """The text to search with: the question, after its context when it leans on one."""
+    """The text to search with: the question, after its context when it leans on one.
+
+    A follow-up that names its own code, model or year ("And the X300?", "And in
+    2022?") is about that one: the context keeps its words but not the identifiers the
+    follow-up does not name, which would otherwise pull the earlier one's passages first.
+    """
     context = " ".join(context_of(history)) if leans_on_history(question) else ""
+    own = set(identifiers(question))
+    if context and own:
+        context = drop_identifiers(context, own)
     if len(context) > MAX_CONTEXT_CHARS:
         # Keep the newest words; the model reads a few hundred word pieces at most,
         # and the question itself must stay within them.

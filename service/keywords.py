@@ -1,6 +1,7 @@
 """Questions -> keyword terms for the BM25 index: words, lower-cased, stop words dropped."""
 
 import re
+from collections.abc import Set
 
 # Words so common they carry no topic; matching them only slows BM25 down and adds noise.
 _STOP_WORDS = """
@@ -17,7 +18,9 @@ STOP_WORDS = frozenset(_STOP_WORDS.split())
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A word with its inner hyphens and dots ("E-2011", "v2.3.1"): an identifier when it has a digit.
-_JOINED = re.compile(r"\w+(?:[-.]\w+)*")
+_JOINED_WORD = r"\w+(?:[-.]\w+)*"
+_JOINED = re.compile(_JOINED_WORD)
+_SPACED_JOINED = re.compile(rf"\s*({_JOINED_WORD})")
 # British and American spellings of one word end differently ("licence", "license");
 # Porter stemming keeps them apart. Pairs of endings, British first, tried both ways.
 _SPELLINGS = (
@@ -73,7 +76,23 @@ def identifiers(text: str) -> list[str]:
     """The codes, model numbers and years the text names ("E-2011", "X300", "2024"),
     lower-cased, distinct, in order: words (with inner hyphens and dots) holding a digit."""
     words = (match.group().lower() for match in _JOINED.finditer(text))
-    return list(dict.fromkeys(word for word in words if any(c.isdigit() for c in word)))
+    return list(dict.fromkeys(word for word in words if _is_identifier(word)))
+
+
+def drop_identifiers(text: str, keep: Set[str]) -> str:
+    """The text without the identifiers it names (see identifiers) that are not in
+    `keep` (lower-case), white space closed up."""
+
+    def kept(match: re.Match[str]) -> str:
+        word = match.group(1)
+        return match.group() if not _is_identifier(word) or word.lower() in keep else ""
+
+    # The space before a dropped identifier goes with it: "site B7?" -> "site?".
+    return " ".join(_SPACED_JOINED.sub(kept, text).split())
+
+
+def _is_identifier(word: str) -> bool:
+    return any(character.isdigit() for character in word)
 
 
 def years(text: str) -> set[str]:

@@ -35,6 +35,22 @@ def test_context_goes_back_to_the_newest_self_contained_question() -> None:
     assert search_text("Who built it?", []) == "Who built it?"
 
 
+def test_a_follow_up_naming_its_own_identifier_drops_the_earlier_ones() -> None:
+    history = ["What warranty does the KX-20 have?"]
+    assert search_text("And the KX-30?", history) == "What warranty does the have? And the KX-30?"
+    assert search_text("And in 2022?", ["How many staff in 2023 at site B7?"]) == (
+        "How many staff in at site? And in 2022?"
+    )
+    # Named again, an identifier stays; a follow-up naming none keeps them all.
+    assert search_text("And the KX-20 battery?", history) == (
+        "What warranty does the KX-20 have? And the KX-20 battery?"
+    )
+    assert (
+        search_text("What about it?", history)
+        == "What warranty does the KX-20 have? What about it?"
+    )
+
+
 def test_long_context_is_cut_to_its_newest_words() -> None:
     history = ["What is " + "the very long name of " * 60 + "the Aurora satellite?"]
     text = search_text("When was it launched?", history)
@@ -89,3 +105,15 @@ def test_eval_cases_corpus_exists() -> None:
         "meridian-tunnel.txt",
         "wallonia-industrial-policy.txt",
     ]
+
+
+@pytest.mark.parametrize(("asked", "then"), [("X200", "X300"), ("X300", "X200")])
+def test_a_follow_up_about_another_model_finds_that_models_passage(
+    multidoc_searcher: Searcher, asked: str, then: str
+) -> None:
+    history = [f"How much energy does the {asked} store?"]
+    passage = multidoc_searcher.search(f"And the {then}?", 1, history).passages[0]
+    assert (passage.citation.source, passage.citation.heading) == (
+        f"products/{then.lower()}-manual.md",
+        (f"{then} Home Battery: User Manual", "Specifications"),
+    )
