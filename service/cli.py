@@ -35,7 +35,7 @@ from service.indexing import (
     roll_back,
 )
 from service.models import Mode, SearchResult
-from service.search import Searcher, check_sources
+from service.search import Searcher, check_sources, validate_question
 from service.store import Index, current_version, list_generations, outdated_note
 
 
@@ -311,7 +311,9 @@ def ask(
 ) -> None:
     """Answer a question from the index, in this process (no server needed)."""
     settings = _settings(index_dir=index_dir, model=model)
-    # The index and the sources are checked before the model takes seconds to load.
+    # The question, the index and the sources are checked before the model takes seconds
+    # to load.
+    validate_question(question)
     index = Index.open(settings.index_dir)
     if sources:
         check_sources(index, sources)

@@ -170,3 +170,13 @@ def test_bad_settings_from_the_environment_are_named(
     result = CliRunner().invoke(main, ["ask", "hi", "--index", str(seed_index)])
     assert result.exit_code == 1
     assert f"Bad setting: {message}" in result.output
+
+
+def test_an_empty_question_is_refused_before_the_index_or_the_model_is_loaded(
+    tmp_path: Path,
+) -> None:
+    # No index and no such model: the question is what is reported.
+    result = CliRunner().invoke(
+        main, ["ask", "  ", "--index", str(tmp_path / "none"), "--model", str(tmp_path / "m")]
+    )
+    assert (result.exit_code, result.output) == (1, "Error: question is empty\n")
