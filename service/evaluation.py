@@ -148,15 +148,29 @@ def _qa_record(line: str, where: str) -> Query:
     return Query(str(record["id"]), question, gold=answers)
 
 
-def check_gold_sources(index: Index, dataset: Dataset) -> None:
-    """Raise InvalidDataset naming each gold source that is no document of the index:
-    a question whose answer is in a missing file could never hit."""
+def check_gold(index: Index, dataset: Dataset) -> None:
+    """Raise InvalidDataset naming each gold source that is no document of the index, or
+    else each gold snippet that its source's text does not hold (white space collapsed):
+    a question whose answer is in a missing file, or misquoted, could never hit."""
     known = index.sources()
     unknown = sorted({g.source for q in dataset.queries for g in q.gold} - known)
     if unknown:
         raise InvalidDataset(
             f"{dataset.name}: gold source {', '.join(map(repr, unknown))} is no document of "
             "the corpus (sources are paths relative to the corpus folder)"
+        )
+    texts: dict[str, str] = {}
+    misquoted = []
+    for query in dataset.queries:
+        for gold in query.gold:
+            if gold.source not in texts:
+                texts[gold.source] = _collapse(index.document(gold.source)[1])
+            if _collapse(gold.snippet) not in texts[gold.source]:
+                misquoted.append(f"{query.query_id} ({gold.snippet!r} in {gold.source!r})")
+    if misquoted:
+        raise InvalidDataset(
+            f"{dataset.name}: gold snippet not in its source's text, white space collapsed: "
+            + "; ".join(misquoted)
         )
 
 
@@ -294,7 +308,7 @@ def evaluate(
         depth: ranked units (documents or passages) kept per query, for Recall@100.
     """
     if not dataset.by_document:
-        check_gold_sources(searcher.index, dataset)
+        check_gold(searcher.index, dataset)
     reports = []
     for mode in modes:
         moded = Searcher(searcher.embedder, searcher.index, replace(searcher.retrieval, mode=mode))

@@ -220,3 +220,22 @@ def test_herein_eval_refuses_a_gold_source_missing_from_the_corpus(tmp_path: Pat
     assert (folder.exit_code, folder.stderr.splitlines()[-1]) == (
         1, f"Error: {tmp_path} is a folder without queries.jsonl: not a BEIR folder"
     )  # fmt: skip
+
+
+def test_herein_eval_refuses_a_gold_snippet_its_source_does_not_hold(tmp_path: Path) -> None:
+    qa = tmp_path / "qa.jsonl"
+    records = [
+        # Line breaks and runs of spaces in a snippet are white space like any other.
+        {"id": "a", "question": "Hotel limit?", "gold": [{"source": "policies/travel.md",
+         "snippet": "The nightly limit is\n160   euros"}]},
+        {"id": "b", "question": "Hotel limit?", "gold": [{"source": "policies/travel.md",
+         "snippet": "The nightly limit is 150 euros"}]},
+    ]  # fmt: skip
+    qa.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    arguments = ["eval", str(qa), "--corpus", str(DATA / "multidoc"), "--cache", str(tmp_path)]
+    result = CliRunner().invoke(main, arguments)
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (
+        1,
+        "Error: qa: gold snippet not in its source's text, white space collapsed: "
+        "b ('The nightly limit is 150 euros' in 'policies/travel.md')",
+    )
