@@ -143,6 +143,9 @@ model_option = click.option("--model", help="Embedding model: hub id or path.")
 @click.version_option(package_name="herein")
 def main() -> None:
     """herein: ask questions over a folder of documents, get cited passages back."""
+    # pypdf logs how it copes with a broken file ("EOF marker not found") as warnings; a
+    # file it cannot read is reported as skipped, with the reason, so they are only noise.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 @main.command()

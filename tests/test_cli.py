@@ -117,16 +117,19 @@ def test_a_missing_corpus_leaves_no_index_folder_behind(tmp_path: Path) -> None:
 
 
 def test_empty_corpus_fails_and_keeps_the_current_index(
-    write_corpus: WriteFiles, seed_index: Path
+    write_corpus: WriteFiles, seed_index: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     before = (seed_index / "CURRENT").read_text()
-    corpus = write_corpus({"binary.txt": b"\x00"})
+    corpus = write_corpus({"binary.txt": b"\x00", "broken.pdf": b"%PDF-1.4\nnot really"})
     result = CliRunner().invoke(
         main, ["build", "--corpus", str(corpus), "--index", str(seed_index)]
     )
     assert result.exit_code == 1
+    assert "skipped broken.pdf: broken PDF: Stream has ended unexpectedly" in result.output
     assert f"No readable documents in {corpus}" in result.output
     assert (seed_index / "CURRENT").read_text() == before
+    # The skip says why; pypdf's own warnings ("EOF marker not found") are not shown.
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("pypdf")] == []
 
 
 def test_model_mismatch_is_a_clear_error(seed_index: Path, other_model: Path) -> None:
