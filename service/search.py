@@ -151,8 +151,8 @@ class Searcher:
     ) -> tuple[list[tuple[int, float]], dict[int, float]]:
         """Candidate rows best first with their ranking scores, and the cosines known so far.
 
-        `dated`: the years the question names; hybrid ranking lifts passages whose title
-        or heading names one.
+        `dated`: the years the question names; hybrid ranking lifts passages about one of
+        them (see _label_years).
         """
         mode = self.retrieval.mode
         terms = query_terms(question)
@@ -188,7 +188,9 @@ class Searcher:
         if dated and self.retrieval.year_boost:
             rows = list(fused)
             labels = self.index.labels(rows)
-            named = {row for row, label in zip(rows, labels, strict=True) if dated & years(label)}
+            named = {
+                row for row, label in zip(rows, labels, strict=True) if dated & _label_years(label)
+            }
             fused = boost(fused, named, self.retrieval.year_boost)
         return _best_first(fused), dense
 
@@ -232,6 +234,17 @@ def _unseen(chunk: StoredChunk, shown: list[tuple[int, int]]) -> StoredChunk | N
     if b - a < MIN_UNSEEN * (end - start):
         return None
     return chunk.part(start + a, start + b)
+
+
+def _label_years(label: str) -> set[str]:
+    """The years a passage is about: those of the most specific line of its label (deepest
+    heading first, the title last) that names any. "Outlook for 2025" in the 2024 report
+    is about 2025; its "Revenue" section, about 2024."""
+    for line in reversed(label.splitlines()):
+        named = years(line)
+        if named:
+            return named
+    return set()
 
 
 def _best_first(scores: dict[int, float]) -> list[tuple[int, float]]:

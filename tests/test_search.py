@@ -83,6 +83,28 @@ def test_a_year_in_the_question_prefers_the_document_titled_with_it(
     assert years("In 2022, not 12022 or 1850.") == {"2022"}
 
 
+def test_a_section_about_another_year_is_not_lifted_by_its_reports_title(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    def report(year: int, revenue: str, expected: str) -> str:
+        return (
+            f"# Northwind Annual Report {year}\n\nNorthwind is a freight company in Ghent.\n\n"
+            f"## Revenue\n\nIn {year} revenue reached {revenue} million euros.\n\n"
+            f"## Staff\n\nAt the end of {year} Northwind employed {year - 1700} people.\n\n"
+            f"## Outlook for {year + 1}\n\n"
+            f"For {year + 1} management expects revenue of about {expected} million euros.\n"
+        )
+
+    corpus = write_corpus(
+        {"report-2023.md": report(2023, "41.2", "44"), "report-2024.md": report(2024, "45.7", "49")}
+    )
+    build_index(corpus, tmp_path / "index", embedder)
+    searcher = Searcher.open(embedder, tmp_path / "index")
+    # The 2024 report's outlook is about 2025: its heading, not the title, says so.
+    first = searcher.search("What was the revenue in 2024?", 1).passages[0]
+    assert first.citation.heading == ("Northwind Annual Report 2024", "Revenue")
+
+
 def test_a_keyword_finds_its_other_spelling(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
 ) -> None:
