@@ -201,12 +201,16 @@ def generations(index_dir: Path | None) -> None:
     """List the generations kept on disk, oldest first; `*` marks the current one."""
     settings = _settings(index_dir=index_dir)
     current = current_version(settings.index_dir)
-    for manifest in list_generations(settings.index_dir):
+    manifests = list_generations(settings.index_dir)
+    for manifest in manifests:
         mark = "*" if manifest.version == current else " "
         click.echo(
             f"{mark} {manifest.version}  {manifest.created_at}  {manifest.documents} documents, "
             f"{manifest.chunks} chunks, {manifest.skipped} skipped"
         )
+    if current not in {manifest.version for manifest in manifests}:
+        # Listed all the same: it is what a server would try to serve.
+        click.echo(f"* {current}  damaged or incomplete (no readable manifest): run `herein build`")
 
 
 @main.command()

@@ -257,6 +257,11 @@ def test_generations_are_pruned_listed_and_rolled_back(
     assert rolled.exit_code == 0, rolled.output
     assert (index / CURRENT).read_text().strip() == versions[2]
     assert roll_back(index, versions[3]) == versions[3]
+    (generation_dir(index, versions[3]) / MANIFEST).write_text("{")
+    damaged = runner.invoke(main, ["generations", "--index", str(index)])
+    assert damaged.output.splitlines()[-1] == (
+        f"* {versions[3]}  damaged or incomplete (no readable manifest): run `herein build`"
+    )
     missing = runner.invoke(main, ["rollback", "nope", "--index", str(index)])
     assert missing.exit_code == 1
     assert "No generation 'nope'" in missing.output
