@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from service.errors import InvalidQuery
-from service.keywords import drop_identifiers, identifiers
+from service.keywords import drop_identifiers, identifier_kind, identifiers
 
 MAX_HISTORY = 5
 MAX_HISTORY_CHARS = 2000
@@ -82,14 +82,16 @@ def context_of(history: Sequence[str]) -> list[str]:
 def search_text(question: str, history: Sequence[str] = ()) -> str:
     """The text to search with: the question, after its context when it leans on one.
 
-    A follow-up that names its own code, model or year ("And the X300?", "And in
-    2022?") is about that one: the context keeps its words but not the identifiers the
-    follow-up does not name, which would otherwise pull the earlier one's passages first.
+    A follow-up that names its own year or code ("And in 2022?", "And the X300?") is
+    about that one: the context keeps its words but not its other identifiers of that
+    kind, which would otherwise pull the earlier one's passages first. Its identifiers of
+    other kinds stay: "And in 2024?" after a question about the X200 is still about it.
     """
     context = " ".join(context_of(history)) if leans_on_history(question) else ""
-    own = set(identifiers(question))
-    if context and own:
-        context = drop_identifiers(context, own)
+    own = identifiers(question)
+    kinds = {kind for word in own if (kind := identifier_kind(word))}
+    if context and kinds:
+        context = drop_identifiers(context, kinds, set(own))
     if len(context) > MAX_CONTEXT_CHARS:
         # Keep the newest words; the model reads a few hundred word pieces at most,
         # and the question itself must stay within them.

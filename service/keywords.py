@@ -20,7 +20,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # A word with its inner hyphens and dots ("E-2011", "v2.3.1"): an identifier when it has a digit.
 _JOINED_WORD = r"\w+(?:[-.]\w+)*"
 _JOINED = re.compile(_JOINED_WORD)
-_SPACED_JOINED = re.compile(rf"\s*({_JOINED_WORD})")
+_SPACED_JOINED = re.compile(rf"\s*({_JOINED_WORD})(?:'s\b)?")
+_CODE = re.compile(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*")
 # British and American spellings of one word end differently ("licence", "license");
 # Porter stemming keeps them apart. Pairs of endings, British first, tried both ways.
 _SPELLINGS = (
@@ -79,13 +80,25 @@ def identifiers(text: str) -> list[str]:
     return list(dict.fromkeys(word for word in words if _is_identifier(word)))
 
 
-def drop_identifiers(text: str, keep: Set[str]) -> str:
-    """The text without the identifiers it names (see identifiers) that are not in
-    `keep` (lower-case), white space closed up."""
+def identifier_kind(word: str) -> str | None:
+    """ "year" for 1900-2099, "code" for a model number or code (ASCII letters and digits,
+    with inner hyphens or dots: "X300", "KX-30", "COVID-19"), else None ("3", "2024年")."""
+    if _YEAR.fullmatch(word):
+        return "year"
+    if _CODE.fullmatch(word) and any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
+        return "code"
+    return None
+
+
+def drop_identifiers(text: str, kinds: Set[str], keep: Set[str]) -> str:
+    """The text without its identifiers of these kinds (see identifier_kind) that are not
+    in `keep` (lower-case), with a possessive 's, white space closed up."""
 
     def kept(match: re.Match[str]) -> str:
         word = match.group(1)
-        return match.group() if not _is_identifier(word) or word.lower() in keep else ""
+        if identifier_kind(word) in kinds and word.lower() not in keep:
+            return ""
+        return match.group()
 
     # The space before a dropped identifier goes with it: "site B7?" -> "site?".
     return " ".join(_SPACED_JOINED.sub(kept, text).split())

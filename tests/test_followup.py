@@ -35,15 +35,23 @@ def test_context_goes_back_to_the_newest_self_contained_question() -> None:
     assert search_text("Who built it?", []) == "Who built it?"
 
 
-def test_a_follow_up_naming_its_own_identifier_drops_the_earlier_ones() -> None:
+def test_a_follow_up_naming_its_own_year_or_code_drops_the_earlier_ones_of_that_kind() -> None:
     history = ["What warranty does the KX-20 have?"]
     assert search_text("And the KX-30?", history) == "What warranty does the have? And the KX-30?"
-    assert search_text("And in 2022?", ["How many staff in 2023 at site B7?"]) == (
-        "How many staff in at site? And in 2022?"
+    # Only the kind the follow-up switches: the product stays when the year changes.
+    assert search_text("And in 2024?", ["What did the X200's battery cost in 2023?"]) == (
+        "What did the X200's battery cost in? And in 2024?"
     )
-    # Named again, an identifier stays; a follow-up naming none keeps them all.
+    assert search_text("And the X300?", ["What did the X200's battery cost in 2023?"]) == (
+        "What did the battery cost in 2023? And the X300?"
+    )
+    # Named again, an identifier stays; a bare number or a follow-up naming none keeps all.
     assert search_text("And the KX-20 battery?", history) == (
         "What warranty does the KX-20 have? And the KX-20 battery?"
+    )
+    assert (
+        search_text("And the top 3?", history)
+        == "What warranty does the KX-20 have? And the top 3?"
     )
     assert (
         search_text("What about it?", history)
