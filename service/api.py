@@ -65,7 +65,7 @@ DEMO_TITLES = 10
 SCORE_DOC = (
     "The ranking score. In hybrid mode (the default) it fuses the passage's cosine "
     "similarity and its BM25 keyword score, each scaled 0..1 over the candidates (plus "
-    "a small lift when its title or heading names a year the question names), so it "
+    "a small lift when it is about a year the question names), so it "
     "only orders the passages of this one answer; in dense mode it is the cosine "
     "similarity, in keyword mode BM25."
 )

@@ -61,7 +61,7 @@ def _settings(**flags: Any) -> Settings:
         problems = "; ".join(
             f"HEREIN_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
             if e["loc"]
-            else e["msg"]
+            else e["msg"].removeprefix("Value error, ")
             for e in error.errors()
         )
         raise click.ClickException(f"Bad setting: {problems}") from error

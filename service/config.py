@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=0)
     # Share of the keyword score taken from the passage's block (see Retrieval).
     document_weight: float = Field(default=0.8, ge=0, le=1)
-    # Lift for passages whose title or heading names a year the question names (see Retrieval).
+    # Lift for passages about a year the question names (see Retrieval).
     year_boost: float = Field(default=0.2, ge=0)
     candidates: int = Field(default=100, ge=1, le=1000)
     # `answer_found` is true when the best passage's confidence (its cosine similarity

@@ -122,14 +122,16 @@ def plan_build(
     overlap_tokens: int = 32,
     full: bool = False,
     progress: Progress = lambda stage, done, total: None,
+    reuse: bool = True,
 ) -> BuildPlan:
     """Compare the corpus with the current generation; read and chunk only what changed.
 
     With `full`, nothing is reused: every file is read, chunked and (later) embedded.
+    Without `reuse`, the current generation is not even read (as when it is damaged).
     """
     progress("scanning", 0, 0)
     files, skipped = scan_corpus(corpus_dir)
-    base = _open_base(index_dir)
+    base = _open_base(index_dir) if reuse else None
     try:
         before = base.files() if base else {}
         # Vectors are found by what was embedded, so any base made by this model lends
@@ -169,6 +171,13 @@ def plan_build(
                     kept_chunks.setdefault(chunk.document_id, []).append((chunk, embed_hash))
         base_version = base.version if base else None
         base_skipped = base.skipped() if base else []
+    except IndexCorrupt:
+        if not reuse:
+            raise
+        # Damaged past what opening it reads (a page of meta.sqlite): plan from nothing.
+        return plan_build(
+            corpus_dir, index_dir, embedder, chunk_tokens, overlap_tokens, full, progress, False
+        )
     finally:
         if base is not None:
             base.close()

@@ -121,9 +121,10 @@ class Retrieval:
     # (its document, or the part of a long one around it; the rest is the passage's
     # own): the words around a passage say what it is about.
     document_weight: float = 0.8
-    # Hybrid only: when the question names a year ("at the end of 2024"), passages whose
-    # title or heading names it move up by this share of the fused scores' spread, so
-    # the 2024 report beats the 2023 one's outlook for 2024. 0 turns it off.
+    # Hybrid only: when the question names a year ("at the end of 2024"), passages about
+    # it (their deepest heading naming a year, else their title) move up by this share of
+    # the fused scores' spread, so the 2024 report beats the 2023 one's outlook for 2024.
+    # 0 turns it off.
     year_boost: float = 0.2
     # Chunks each signal contributes before fusion (at least k).
     candidates: int = 100

@@ -95,10 +95,13 @@ class Postings:
 
     @classmethod
     def load(cls, path: Path) -> "Postings":
-        """What save wrote; OSError, ValueError or KeyError when the file is damaged."""
+        """What save wrote. A damaged file raises what numpy raises (OSError, ValueError,
+        EOFError, zipfile.BadZipFile...), or ValueError when its arrays disagree."""
         with np.load(path, allow_pickle=False) as data:
-            ordered = data["tokens"].tobytes().decode("utf-8").split("\n")
-            return cls(
+            # No tokens save as "", which splits into one empty token.
+            text = data["tokens"].tobytes().decode("utf-8")
+            ordered = text.split("\n") if len(data["offsets"]) > 1 else []
+            postings = cls(
                 {token: i for i, token in enumerate(ordered) if token},
                 data["offsets"],
                 data["rows"],
@@ -106,6 +109,14 @@ class Postings:
                 data["lengths"],
                 int(data["row_count"]),
             )
+        offsets, rows = postings.offsets, postings.rows
+        if not (
+            len(offsets) == len(ordered) + 1
+            and len(rows) == len(postings.counts) == (offsets[-1] if len(offsets) else -1)
+            and (not len(rows) or 0 <= rows.min() <= rows.max() < len(postings.lengths))
+        ):
+            raise ValueError(f"{path.name}: its arrays do not fit together")
+        return postings
 
     @cached_property
     def _norms(self) -> np.ndarray:

@@ -18,7 +18,8 @@ import shutil
 import sqlite3
 import threading
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -233,14 +234,14 @@ CREATE TABLE files (
 );
 """
 
+# What every generation's meta.sqlite holds, whichever herein wrote it.
+_TABLES = frozenset({"documents", "chunks", "skipped", "files"})
+
 # The keyword index: FTS5's BM25 over what the model embeds (title, headings, text),
 # rowid = the chunk's row. Porter stemming so "measured" finds "measurement".
 # blocks_fts holds each chunk's surroundings, the block of its document it lies in (see
 # keyword_blocks), with the title: a passage whose neighbours name the question's terms
 # is likelier to answer it than one sharing a word by chance (Retrieval.document_weight).
-# What every generation's meta.sqlite holds, whichever herein wrote it.
-_TABLES = frozenset({"documents", "chunks", "skipped", "files"})
-
 _KEYWORD_SCHEMA = f"""
 CREATE VIRTUAL TABLE chunks_fts USING fts5(embed_text, tokenize = '{TOKENIZE}');
 CREATE VIRTUAL TABLE blocks_fts USING fts5(
@@ -447,7 +448,7 @@ class Index:
                 for table in KEYWORD_TABLES
                 if table in tables and (folder / f"{table}.npz").exists()
             }
-        except (sqlite3.Error, ValueError):
+        except (sqlite3.Error, ValueError, IndexCorrupt):
             self._connection.close()
             raise
         # Generations written by older versions lack one or both keyword tables.
@@ -496,8 +497,21 @@ class Index:
         self._tokenizer.close()
 
     def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with self._lock, self._damage_reported():
             return self._connection.execute(sql, parameters).fetchall()
+
+    @contextmanager
+    def _damage_reported(self) -> Iterator[None]:
+        """SQLite's errors on a generation's own tables as IndexCorrupt: a page damaged
+        past the first is only found when a query reads it."""
+        try:
+            yield
+        except sqlite3.ProgrammingError:  # a closed index, not a damaged one
+            raise
+        except sqlite3.DatabaseError as error:
+            raise IndexCorrupt(
+                f"Generation {self.version} in {self.root} is damaged: {METADATA}: {error}"
+            ) from error
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k nearest chunks by inner product: (row, score), best first."""
@@ -577,7 +591,7 @@ class Index:
     def _table_postings(self, table: str) -> Postings:
         """The table's postings; a generation written before they were saved reads them
         from the table on its first search (about a second for SciFact's 5,183 abstracts)."""
-        with self._lock:
+        with self._lock, self._damage_reported():
             if table not in self._postings:
                 self._postings[table] = Postings.read(self._connection, table)
             return self._postings[table]

@@ -162,7 +162,7 @@ def test_unknown_model_is_a_clear_error(seed_index: Path, tmp_path: Path) -> Non
         (
             "HEREIN_OVERLAP_TOKENS",
             "200",
-            "Value error, HEREIN_OVERLAP_TOKENS (200) must be below HEREIN_CHUNK_TOKENS (128)",
+            "HEREIN_OVERLAP_TOKENS (200) must be below HEREIN_CHUNK_TOKENS (128)",
         ),
     ],
 )

@@ -115,6 +115,19 @@ def test_a_damaged_file_fails_the_open_and_the_next_build_starts_afresh(
     Index.open(index_dir).close()
 
 
+def test_a_database_damaged_past_its_first_page_is_reported_and_rebuilt(
+    index_dir: Path, write_corpus: WriteFiles, embedder: Embedder
+) -> None:
+    version = current_version(index_dir)
+    database = generation_dir(index_dir, version) / METADATA
+    database.write_bytes(database.read_bytes()[:4096].ljust(database.stat().st_size, b"\0"))
+    with pytest.raises(IndexCorrupt, match=f"Generation {version} in .* is damaged: {METADATA}"):
+        Index.open(index_dir).documents()
+    # A build reads it whole, finds the damage and plans as if there were no base.
+    build = build_index(write_corpus(CORPUS), index_dir, embedder)
+    assert build.plan.startswith(f"{len(CORPUS)} added")
+
+
 def test_top_rows_sorts_best_first_and_breaks_ties_at_the_cut_by_row() -> None:
     scores = np.array([0.0, 2.0, 5.0, 2.0, 0.0, 2.0, 7.0])
     assert top_rows(scores, 3) == [(6, 7.0), (2, 5.0), (1, 2.0)]
