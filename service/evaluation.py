@@ -168,9 +168,11 @@ def check_gold(index: Index, dataset: Dataset) -> None:
             if _collapse(gold.snippet) not in texts[gold.source]:
                 misquoted.append(f"{query.query_id} ({gold.snippet!r} in {gold.source!r})")
     if misquoted:
+        more = f"; and {len(misquoted) - 5} more" if len(misquoted) > 5 else ""
         raise InvalidDataset(
             f"{dataset.name}: gold snippet not in its source's text, white space collapsed: "
-            + "; ".join(misquoted)
+            + "; ".join(misquoted[:5])
+            + more
         )
 
 

@@ -1,6 +1,7 @@
 """The command line: build, ask, serve's checks, and errors that name the bad value."""
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -121,9 +122,14 @@ def test_empty_corpus_fails_and_keeps_the_current_index(
 ) -> None:
     before = (seed_index / "CURRENT").read_text()
     corpus = write_corpus({"binary.txt": b"\x00", "broken.pdf": b"%PDF-1.4\nnot really"})
-    result = CliRunner().invoke(
-        main, ["build", "--corpus", str(corpus), "--index", str(seed_index)]
-    )
+    pypdf = logging.getLogger("pypdf")
+    level = pypdf.level
+    try:
+        result = CliRunner().invoke(
+            main, ["build", "--corpus", str(corpus), "--index", str(seed_index)]
+        )
+    finally:  # main() quiets pypdf for the process; the other tests keep its level
+        pypdf.setLevel(level)
     assert result.exit_code == 1
     assert "skipped broken.pdf: broken PDF: Stream has ended unexpectedly" in result.output
     assert f"No readable documents in {corpus}" in result.output
