@@ -58,17 +58,6 @@ class Settings(BaseSettings):
     keep_generations: int = Field(3, ge=1)
     # How often a running server checks CURRENT for a new generation, in seconds.
     reload_seconds: float = Field(1.0, gt=0)
-
-    @model_validator(mode="after")
-    def _overlap_below_window(self) -> "Settings":
-        # Each window must move on by at least one word piece.
-        if self.overlap_tokens >= self.chunk_tokens:
-            raise ValueError(
-                f"HEREIN_OVERLAP_TOKENS ({self.overlap_tokens}) must be below "
-                f"HEREIN_CHUNK_TOKENS ({self.chunk_tokens})"
-            )
-        return self
-
     # When set, the admin routes (uploads, deletes, rebuilds) exist and need
     # `Authorization: Bearer <admin_token>`; when unset they do not exist at all.
     admin_token: str | None = Field(None, min_length=1)
@@ -88,6 +77,16 @@ class Settings(BaseSettings):
         return [
             origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()
         ]
+
+    @model_validator(mode="after")
+    def _overlap_below_window(self) -> "Settings":
+        # Each window must move on by at least one word piece.
+        if self.overlap_tokens >= self.chunk_tokens:
+            raise ValueError(
+                f"HEREIN_OVERLAP_TOKENS ({self.overlap_tokens}) must be below "
+                f"HEREIN_CHUNK_TOKENS ({self.chunk_tokens})"
+            )
+        return self
 
     def retrieval_options(self) -> Retrieval:
         """The ranking settings as the searcher takes them."""

@@ -304,7 +304,7 @@ def evaluate(
     depth: int = 100,
 ) -> list[Report]:
     """Run every query in each mode; metrics per mode, in the order given. Raises
-    InvalidDataset when a QA set's gold source is no document of the index.
+    InvalidDataset when a QA set's gold cannot hit (see check_gold).
 
     Args:
         depth: ranked units (documents or passages) kept per query, for Recall@100.

@@ -176,8 +176,9 @@ def plan_build(
             raise
         # Damaged past what opening it reads (a page of meta.sqlite): plan from nothing.
         return plan_build(
-            corpus_dir, index_dir, embedder, chunk_tokens, overlap_tokens, full, progress, False
-        )
+            corpus_dir, index_dir, embedder, chunk_tokens, overlap_tokens, full, progress,
+            reuse=False,
+        )  # fmt: skip
     finally:
         if base is not None:
             base.close()

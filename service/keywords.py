@@ -85,7 +85,7 @@ def identifier_kind(word: str) -> str | None:
     with inner hyphens or dots: "X300", "KX-30", "COVID-19"), else None ("3", "2024年")."""
     if _YEAR.fullmatch(word):
         return "year"
-    if _CODE.fullmatch(word) and any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
+    if _CODE.fullmatch(word) and _is_identifier(word) and any(c.isalpha() for c in word):
         return "code"
     return None
 
