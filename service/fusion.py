@@ -1,6 +1,6 @@
 """Two rankings of the same chunks -> one: reciprocal rank fusion or weighted min-max fusion."""
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 Scores = Mapping[int, float]
 
@@ -32,10 +32,19 @@ def boost(scores: Scores, rows: Collection[int], share: float) -> dict[int, floa
         raise ValueError(f"share ({share}) must not be negative")
     if not scores:
         return {}
-    values = scores.values()
-    # Equal scores have no spread: the lift, in their own scale, then breaks the tie.
-    spread = (max(values) - min(values)) or max(abs(v) for v in values) or 1.0
-    return {row: score + (share * spread if row in rows else 0.0) for row, score in scores.items()}
+    lift = share * spread(list(scores.values()))
+    return {row: score + (lift if row in rows else 0.0) for row, score in scores.items()}
+
+
+def spread(scores: Sequence[float]) -> float:
+    """Highest minus lowest score, the unit of a lift that means the same on any scale.
+
+    Equal scores have no spread: their size then stands in (1 for zeros or none), so a
+    lift, in their own scale, still breaks the tie.
+    """
+    if not scores:
+        return 1.0
+    return (max(scores) - min(scores)) or max(abs(score) for score in scores) or 1.0
 
 
 def fuse_reciprocal_rank(dense: Scores, keyword: Scores, k: int = 60) -> dict[int, float]:

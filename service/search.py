@@ -15,7 +15,7 @@ from service.chunking import embed_prefix, trim
 from service.embedding import Embedder, Vectors
 from service.errors import InvalidQuery, ModelMismatch
 from service.followup import search_text, validate_history
-from service.fusion import blend, boost, fuse_reciprocal_rank, fuse_weighted
+from service.fusion import blend, boost, fuse_reciprocal_rank, fuse_weighted, spread
 from service.highlight import best_sentences, lacks_asked_price
 from service.keywords import query_terms, years
 from service.models import Highlight, Passage, Retrieval, SearchResult
@@ -79,7 +79,8 @@ class Searcher:
         confidence among the highlighted passages (the first `highlighted`, or the first
         one when highlights are off) reaches the threshold, unless the question asks for
         a price and none of them names an amount of money. Highlighted passages carry
-        their best sentence as a highlight.
+        their best sentence as a highlight, add `rescore_weight` times its cosine (in
+        units of the first-stage scores' spread) to their score and are re-ordered by it.
 
         Args:
             history: the conversation's earlier questions, newest last; a follow-up
@@ -110,13 +111,17 @@ class Searcher:
         confidences = [cosines[chunk.row] for chunk in chosen]
         spans: list[tuple[Highlight, ...]] = [() for _ in chosen]
         shown = chosen[: self.retrieval.highlighted]
+        # The rescoring lift is measured in the first stage's own spread, so one weight
+        # means the same under weighted fusion (0..1), reciprocal rank (about 0.03),
+        # cosine and BM25 scores.
+        lift = self.retrieval.rescore_weight * spread([score for _, score in ranked])
         for i, (chunk, ((s, e), cosine)) in enumerate(
             zip(shown, self._best_sentences(question, vector, shown), strict=True)
         ):
             if e > s:
                 spans[i] = (Highlight(chunk.citation.start + s, chunk.citation.start + e),)
             confidences[i] = max(confidences[i], cosine)
-            ranking[i] += self.retrieval.rescore_weight * cosine
+            ranking[i] += lift * cosine
         order = sorted(range(len(shown)), key=lambda i: -ranking[i]) + list(
             range(len(shown), len(chosen))
         )
