@@ -73,7 +73,8 @@ class Searcher:
         """The k best passages for the question, best first, with `answer_found`.
 
         A passage's `score` ranks it: the fused score in hybrid mode (0..1 with weighted
-        fusion, plus the year boost), the cosine similarity in dense mode, BM25 in keyword mode. Its
+        fusion, plus the year boost), the cosine similarity in dense mode, BM25 in keyword
+        mode, plus the rescoring lift for highlighted passages (below). Its
         `confidence` is a cosine similarity with the question, of the passage or of its
         best sentence, whichever is higher; `answer_found` says whether the best
         confidence among the highlighted passages (the first `highlighted`, or the first
@@ -113,15 +114,18 @@ class Searcher:
         shown = chosen[: self.retrieval.highlighted]
         # The rescoring lift is measured in the first stage's own spread, so one weight
         # means the same under weighted fusion (0..1), reciprocal rank (about 0.03),
-        # cosine and BM25 scores.
-        lift = self.retrieval.rescore_weight * spread([score for _, score in ranked])
+        # cosine and BM25 scores; over the first `candidates` rows, however many k asks
+        # for, so that eval's deep rankings lift as much as an ask's.
+        top = ranked[: self.retrieval.candidates]
+        lift = self.retrieval.rescore_weight * spread([score for _, score in top])
         for i, (chunk, ((s, e), cosine)) in enumerate(
             zip(shown, self._best_sentences(question, vector, shown), strict=True)
         ):
             if e > s:
                 spans[i] = (Highlight(chunk.citation.start + s, chunk.citation.start + e),)
             confidences[i] = max(confidences[i], cosine)
-            ranking[i] += lift * cosine
+            # Only upwards: a highlighted passage never falls below those not highlighted.
+            ranking[i] += lift * max(cosine, 0.0)
         order = sorted(range(len(shown)), key=lambda i: -ranking[i]) + list(
             range(len(shown), len(chosen))
         )

@@ -243,16 +243,26 @@ def test_rescoring_reorders_by_score_and_keeps_the_answer_first(
     multidoc_index: Path, embedder: Embedder
 ) -> None:
     question = "What is the daily allowance abroad?"
-    first_stage = Searcher.open(embedder, multidoc_index, Retrieval(rescore_weight=0.0))
-    before = {p.chunk_id: p.score for p in first_stage.search(question, 5).passages}
     searcher = Searcher.open(embedder, multidoc_index, Retrieval(rescore_weight=0.5))
     passages = searcher.search(question, 5).passages
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
     assert "60 euros per day abroad" in passages[0].text
-    # Each highlighted passage gains half its best sentence's cosine, at most its confidence.
-    assert {p.chunk_id for p in passages} == set(before)
-    for p in passages:
-        assert 0 < p.score - before[p.chunk_id] <= 0.5 * p.confidence + 1e-3
+    # Each highlighted passage gains half its best sentence's cosine (at most its
+    # confidence) in units of the first stage's spread, which weighted fusion keeps
+    # within 0..1 and reciprocal rank fusion within about 0.03 (give or take the
+    # rounding of scores and confidences to 4 places).
+    for fusion, spread in (("weighted", 1.0), ("rrf", 0.04)):
+        first_stage = Searcher.open(
+            embedder, multidoc_index, Retrieval(fusion=fusion, rescore_weight=0.0)
+        )
+        before = {p.chunk_id: p.score for p in first_stage.search(question, 5).passages}
+        rescored = Searcher.open(
+            embedder, multidoc_index, Retrieval(fusion=fusion, rescore_weight=0.5)
+        )
+        after = rescored.search(question, 5).passages
+        assert {p.chunk_id for p in after} == set(before)
+        for p in after:
+            assert 0 < p.score - before[p.chunk_id] <= 0.5 * spread * p.confidence + 1e-3
 
 
 @pytest.mark.parametrize("table", ["chunks_fts", "blocks_fts"])
