@@ -50,8 +50,9 @@ class Settings(BaseSettings):
     answer_threshold: float = Field(default=0.3, ge=-1, le=1)
     # Passages (from the first) that get a highlight and a sentence-level confidence.
     highlighted: int = Field(default=5, ge=0, le=50)
-    # Re-order the highlighted passages by score + this x their best sentence's cosine.
-    rescore_weight: float = Field(default=0.0, ge=0)
+    # Re-order the highlighted passages by score + this x their best sentence's cosine,
+    # in units of the first-stage scores' spread (see Retrieval).
+    rescore_weight: float = Field(default=0.3, ge=0)
     # Where `herein eval` keeps the indexes it builds, one folder per corpus and settings.
     eval_cache_dir: Path = Path(".bench")
     # Generations kept on disk for `herein rollback`, the current one always among them.
