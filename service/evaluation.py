@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote
 
 from service.embedding import Embedder
 from service.errors import InvalidDataset, InvalidQuery
-from service.highlight import lacks_asked_price
+from service.highlight import lacks_answer
 from service.indexing import build_index
 from service.models import Mode, Passage
 from service.search import Searcher, validate_question
@@ -75,7 +75,7 @@ class Outcome:
     confidence_without_gold: float
     answer_found: bool
     took_ms: float
-    # Whether those passages lack the kind of answer the question asks for (a price):
+    # Whether those passages cannot answer (a price or a year none names, see lacks_answer):
     # then the search says not found at any threshold.
     lacking: bool = False
     lacking_without_gold: bool = False
@@ -339,8 +339,8 @@ def run_query(searcher: Searcher, dataset: Dataset, query: Query, depth: int) ->
         max((p.confidence for p in without), default=0.0),
         result.answer_found,
         result.took_ms,
-        lacks_asked_price(query.question, [p.text for p in top]),
-        lacks_asked_price(query.question, [p.text for p in without]),
+        lacks_answer(query.question, top),
+        lacks_answer(query.question, without),
         None if dataset.by_document or not passages else highlight_on_gold(query, passages[0]),
     )
 

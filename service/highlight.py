@@ -17,7 +17,8 @@ import numpy as np
 
 from service.chunking import PARAGRAPH_BREAK, split_sentences
 from service.embedding import Embedder, Vectors
-from service.keywords import identifiers
+from service.keywords import identifier_kind, identifiers, years
+from service.models import Passage
 
 Span = tuple[int, int]
 
@@ -53,6 +54,28 @@ _ANSWER_TYPES = [
 _ANSWER_PATTERNS = [(re.compile(a, re.I), re.compile(b, re.I)) for a, b in _ANSWER_TYPES]
 # The price pair again by name, for the not-found check (re caches: the same objects).
 _ASKS_PRICE_PATTERN, _MONEY_PATTERN = re.compile(_ASKS_PRICE, re.I), re.compile(_MONEY, re.I)
+
+
+def lacks_answer(question: str, passages: Sequence[Passage]) -> bool:
+    """Whether the passages, however confident, cannot answer: the question asks for a
+    price and none names an amount of money, or it names a year that none names in its
+    text, title or headings. Either decides `answer_found` regardless of confidence."""
+    texts = ["\n".join((p.citation.title, *p.citation.heading, p.text)) for p in passages]
+    return lacks_asked_price(question, texts) or lacks_named_year(question, texts)
+
+
+def lacks_named_year(question: str, texts: Sequence[str]) -> bool:
+    """Whether the question names a year that none of the texts names.
+
+    "Scope 3 emissions in 2021?" asked of reports on 2022 and 2023 finds their emissions
+    passages confidently on topic; embeddings barely tell one year from another.
+    Only years: a model number or a figure in a question is often written differently
+    in its answer ("5-year" against "five years"), a year hardly ever.
+    """
+    # Years standing alone: "E-2021" is an error code, not a year.
+    asked = {word for word in identifiers(question) if identifier_kind(word) == "year"}
+    named = set().union(*(years(text) for text in texts))
+    return not asked <= named
 
 
 def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:

@@ -16,7 +16,7 @@ from service.embedding import Embedder, Vectors
 from service.errors import InvalidQuery, ModelMismatch
 from service.followup import search_text, validate_history
 from service.fusion import blend, boost, fuse_reciprocal_rank, fuse_weighted, spread
-from service.highlight import best_sentences, lacks_asked_price
+from service.highlight import best_sentences, lacks_answer
 from service.keywords import query_terms, years
 from service.models import Highlight, Passage, Retrieval, SearchResult
 from service.store import Index, StoredChunk, top_rows
@@ -78,8 +78,8 @@ class Searcher:
         `confidence` is a cosine similarity with the question, of the passage or of its
         best sentence, whichever is higher; `answer_found` says whether the best
         confidence among the highlighted passages (the first `highlighted`, or the first
-        one when highlights are off) reaches the threshold, unless the question asks for
-        a price and none of them names an amount of money. Highlighted passages carry
+        one when highlights are off) reaches the threshold, unless they cannot answer
+        (see lacks_answer: a price none names, a year none names). Highlighted passages carry
         their best sentence as a highlight, add `rescore_weight` times its cosine (in
         units of the first-stage scores' spread) to their score and are re-ordered by it.
 
@@ -139,7 +139,7 @@ class Searcher:
         deciding = passages[: max(1, len(shown))]
         found = any(
             p.confidence >= self.retrieval.answer_threshold for p in deciding
-        ) and not lacks_asked_price(question, [p.text for p in deciding])
+        ) and not lacks_answer(question, deciding)
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResult(question, passages, self.index.version, round(took_ms, 2), found)
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from service.embedding import Embedder
-from service.highlight import best_sentences, lacks_asked_price
+from service.highlight import best_sentences, lacks_asked_price, lacks_named_year
 from service.indexing import build_index
 from service.search import Searcher
 from tests.conftest import WriteFiles
@@ -131,3 +131,15 @@ def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
         ]
     ]
     assert asked == [True, False, False, False, False, False, False, False]
+
+
+def test_a_question_naming_a_year_needs_a_text_that_names_it() -> None:
+    report = "Annual Report 2023\nRevenue rose to 48.2 million euros."
+    assert not lacks_named_year("What was the revenue in 2023?", [report])
+    assert lacks_named_year("What was the revenue in 2021?", [report])
+    # Every year named must appear somewhere; any text may name it.
+    assert lacks_named_year("Revenue in 2021 and 2023?", [report])
+    assert not lacks_named_year("Revenue in 2021 and 2023?", [report, "In 2021 it was 40."])
+    assert not lacks_named_year("What was the revenue last year?", [report])
+    # A number that is no year, or a year inside a code, asks for no year.
+    assert not lacks_named_year("Is the E-2021 error serious?", [report])

@@ -230,6 +230,21 @@ def test_a_price_question_is_found_only_where_a_passage_names_an_amount(
     assert "220 euros in London" in priced.passages[0].text
 
 
+def test_a_question_naming_a_year_is_found_only_where_a_passage_names_it(
+    multidoc_searcher: Searcher,
+) -> None:
+    # The reports cover 2023 and 2024; their revenue passages look just as confident
+    # for 2021, which neither covers.
+    other_year = multidoc_searcher.search("What was the revenue in 2021?", 3)
+    assert other_year.passages[0].confidence >= multidoc_searcher.retrieval.answer_threshold
+    assert other_year.answer_found is False
+    # The year may stand in the title only: "Revenue rose to 48.2 million euros."
+    covered = multidoc_searcher.search("What was the revenue in 2023?", 3)
+    assert covered.answer_found is True
+    first = covered.passages[0]
+    assert "2023" not in first.text and "2023" in first.citation.title
+
+
 def test_every_mode_returns_the_same_shape(multidoc_index: Path, embedder: Embedder) -> None:
     for mode in ("dense", "keyword", "hybrid"):
         for fusion in ("weighted", "rrf"):
