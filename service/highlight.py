@@ -44,7 +44,12 @@ _ASKS_PRICE = r"\b(?:what|which|how much)\b[^?]*\b(?:costs?|price[sd]?|pricing|f
 _ANSWER_TYPES = [
     (_ASKS_PRICE, _MONEY),
     (r"\bhow (?:long|often|soon)\b|\bhow much time\b", _DURATION),
-    (r"\bwhen\b|\b(?:what|which) (?:year|date|month)\b", _DATE),
+    # "When" opening a question (or its last sentence) asks for a time; inside one
+    # ("the allowance when travelling") it sets a condition.
+    (
+        r"(?:^|[.!?;:]\s)\W*(?:(?:and|but|so)\b\W*)?when\b|\b(?:what|which) (?:year|date|month)\b",
+        _DATE,
+    ),
     (
         r"\bhow (?:many|much|big|heavy|far|fast|large|old|high)\b"
         r"|\bwhat (?:percentage|share|number|amount)\b",

@@ -143,3 +143,23 @@ def test_a_question_naming_a_year_needs_a_text_that_names_it() -> None:
     assert not lacks_named_year("What was the revenue last year?", [report])
     # A number that is no year, or a year inside a code, asks for no year.
     assert not lacks_named_year("Is the E-2021 error serious?", [report])
+
+
+def test_when_inside_a_question_sets_a_condition_and_asks_for_no_date(
+    embedder: Embedder,
+) -> None:
+    text = (
+        "Meal allowances were last changed on 1 March 2023.\n\n"
+        "Staff on a trip outside the country can claim 60 euros for each day away."
+    )
+    question = "What is the meal allowance when travelling abroad?"
+    vector = embedder.embed([question])[0]
+    [((start, end), _)] = best_sentences(question, vector, [text], ["Travel\nMeals"], embedder)
+    assert text[start:end] == (
+        "Staff on a trip outside the country can claim 60 euros for each day away."
+    )
+    # Opening the question, "when" asks for the date.
+    question = "When were the meal allowances changed?"
+    vector = embedder.embed([question])[0]
+    [((start, end), _)] = best_sentences(question, vector, [text], ["Travel\nMeals"], embedder)
+    assert text[start:end] == "Meal allowances were last changed on 1 March 2023."
