@@ -70,7 +70,8 @@ class Searcher:
         history: Sequence[str] = (),
         sources: Sequence[str] | None = None,
     ) -> SearchResult:
-        """The k best passages for the question, best first, with `answer_found`.
+        """The k best passages for the question, best first, with `answer_found`; fewer
+        passages asked for are the first of the same answer.
 
         A passage's `score` ranks it: the fused score in hybrid mode (0..1 with weighted
         fusion, plus the year boost), the cosine similarity in dense mode, BM25 in keyword
@@ -104,7 +105,9 @@ class Searcher:
         ranked, cosines = self._rank(
             text, vector, max(k, self.retrieval.candidates), allowed, dated
         )
-        chosen = self._distinct(ranked, k)
+        # At least the highlighted passages, whatever k: rescoring re-orders them and
+        # answer_found reads them, so the first passages and the flag do not change with k.
+        chosen = self._distinct(ranked, max(k, self.retrieval.highlighted))
         missing = [chunk.row for chunk in chosen if chunk.row not in cosines]
         cosines.update(zip(missing, self.index.similarities(vector, missing), strict=True))
         scores = dict(ranked)
@@ -137,6 +140,7 @@ class Searcher:
             for rank, i in enumerate(order, start=1)
         ]  # fmt: skip
         deciding = passages[: max(1, len(shown))]
+        passages = passages[:k]
         found = any(
             p.confidence >= self.retrieval.answer_threshold for p in deciding
         ) and not lacks_answer(question, deciding)

@@ -245,6 +245,23 @@ def test_a_question_naming_a_year_is_found_only_where_a_passage_names_it(
     assert "2023" not in first.text and "2023" in first.citation.title
 
 
+def test_asking_for_fewer_passages_gives_the_first_of_the_same_answer(
+    multidoc_searcher: Searcher,
+) -> None:
+    # Rescoring re-orders these questions' highlighted passages; it must do so whatever k.
+    for question in (
+        "Can the X200 be installed outside?",
+        "How many people worked for the company at the end of 2024?",
+    ):
+        full = multidoc_searcher.search(question, 5)
+        for k in range(1, 5):
+            fewer = multidoc_searcher.search(question, k)
+            assert [(p.chunk_id, p.score, p.highlights) for p in fewer.passages] == [
+                (p.chunk_id, p.score, p.highlights) for p in full.passages[:k]
+            ]
+            assert fewer.answer_found == full.answer_found
+
+
 def test_every_mode_returns_the_same_shape(multidoc_index: Path, embedder: Embedder) -> None:
     for mode in ("dense", "keyword", "hybrid"):
         for fusion in ("weighted", "rrf"):
