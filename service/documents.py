@@ -51,6 +51,11 @@ def scan_corpus(corpus_dir: Path) -> tuple[list[CorpusFile], list[SkippedFile]]:
     skipped: list[SkippedFile] = []
     for path in _walk(corpus_dir):
         source = path.relative_to(corpus_dir).as_posix()
+        if not _is_utf8(source):
+            # Sources are stored and served as UTF-8; named by what can be shown.
+            shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            skipped.append(SkippedFile(shown, "file name is not valid UTF-8; rename the file"))
+            continue
         if path.is_symlink() and not path.resolve().is_relative_to(root):
             skipped.append(SkippedFile(source, "link points outside the corpus"))
             continue
@@ -63,6 +68,15 @@ def scan_corpus(corpus_dir: Path) -> tuple[list[CorpusFile], list[SkippedFile]]:
             continue
         files.append(CorpusFile(source, path, stat.st_size, stat.st_mtime_ns))
     return files, skipped
+
+
+def _is_utf8(name: str) -> bool:
+    # os.walk hands undecodable bytes of a file name back as lone surrogates.
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _walk(folder: Path) -> Iterator[Path]:

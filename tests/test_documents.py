@@ -155,6 +155,20 @@ def test_links_outside_the_corpus_are_skipped_inside_followed(
     ]
 
 
+def test_a_file_name_that_is_not_utf8_is_skipped_by_a_printable_name(
+    write_corpus: WriteFiles,
+) -> None:
+    corpus = write_corpus({"real.txt": "Public text."})
+    # A Latin-1 "café.md", as a file copied from an old system is named.
+    with open(os.fsencode(corpus) + b"/caf\xe9.md", "w") as file:
+        file.write("# Menu\n\nCoffee.")
+    loaded = load_corpus(corpus)
+    assert [d.document_id for d in loaded.documents] == ["real.txt"]
+    assert loaded.skipped == [
+        SkippedFile("caf\ufffd.md", "file name is not valid UTF-8; rename the file")
+    ]
+
+
 def test_html_without_head_end_and_stray_titles(write_corpus: WriteFiles) -> None:
     corpus = write_corpus(
         {
