@@ -17,7 +17,7 @@ import numpy as np
 
 from service.chunking import PARAGRAPH_BREAK, split_sentences
 from service.embedding import Embedder, Vectors
-from service.keywords import identifier_kind, identifiers, years
+from service.keywords import drop_identifiers, identifier_kind, identifiers, years
 from service.models import Passage
 
 Span = tuple[int, int]
@@ -95,6 +95,13 @@ def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:
     )
 
 
+_WORD = re.compile(r"\w")
+# "- Max torque: 80 Nm", "Weight: 1.9 kg": a short label, a colon, then a value.
+_LABELLED_VALUE = re.compile(r"(?:[-*+]|\d+[.)])?\s*\w[^:\n]{0,40}:\s+\S")
+# A Markdown table row with at least two cells holding words, and a table's rule.
+_TABLE_ROW = re.compile(r"\s*\|(?:[^|\n]*\w[^|\n]*\|){2,}\s*")
+_TABLE_RULE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*")
+
 # Shared by a span holding every identifier the question names (a part for a part).
 IDENTIFIER_BONUS = 0.1
 
@@ -130,32 +137,39 @@ def best_sentences(
     wanted = [answer for asks, answer in _ANSWER_PATTERNS if asks.search(question)]
     names = _identifiers(question)
 
-    def score(text: str, span: Span, cosine: float) -> float:
+    def score(text: str, context: str, span: Span, cosine: float) -> float:
         sentence = text[span[0] : span[1]]
-        named = sum(bool(name.search(sentence)) for name in names) / len(names) if names else 0
+        # An identifier in the title or heading is named by every sentence under it: the
+        # X300's spec list need not repeat "X300" on each line.
+        named = (
+            sum(bool(name.search(sentence) or name.search(context)) for name in names) / len(names)
+            if names
+            else 0
+        )
         return (
             cosine
-            + ANSWER_TYPE_BONUS * any(w.search(sentence) for w in wanted)
+            + ANSWER_TYPE_BONUS * any(w.search(without_codes(sentence)) for w in wanted)
             + IDENTIFIER_BONUS * named
         )
 
     best: list[tuple[Span, float]] = []
     position = 0
-    for text, spans in zip(texts, candidates, strict=True):
+    for text, context, spans in zip(texts, contexts, candidates, strict=True):
         window = vectors[position : position + len(spans)]
         position += len(spans)
         if not spans:
             best.append(((0, 0), 0.0))
             continue
         cosines = (window @ question_vector).tolist()
-        i = int(np.argmax([score(text, span, c) for span, c in zip(spans, cosines, strict=True)]))
-        chosen, top = spans[i], score(text, spans[i], cosines[i])
+        scores = [score(text, context, span, c) for span, c in zip(spans, cosines, strict=True)]
+        i = int(np.argmax(scores))
+        chosen, top = spans[i], scores[i]
         for j in (i - 1, i + 1):
             if 0 <= j < len(spans) and _neighbours(text, spans[min(i, j)], spans[max(i, j)]):
                 pair = window[i] + window[j]
                 cosine = float(pair @ question_vector) / max(float(np.linalg.norm(pair)), 1e-9)
                 span = (spans[min(i, j)][0], spans[max(i, j)][1])
-                pair_score = score(text, span, cosine)
+                pair_score = score(text, context, span, cosine)
                 if pair_score > top:
                     chosen, top = span, pair_score
         later = [end for start, end in spans if start >= chosen[1]]
@@ -164,6 +178,12 @@ def best_sentences(
             chosen = (chosen[0], later[0])
         best.append((chosen, cosines[i]))
     return best
+
+
+def without_codes(sentence: str) -> str:
+    """The sentence without its codes and model numbers: "X300" is no number, "E-2011" no
+    year, for what kind of answer a sentence holds."""
+    return drop_identifiers(sentence, {"code"}, frozenset())
 
 
 def _identifiers(question: str) -> list[re.Pattern[str]]:
@@ -178,13 +198,23 @@ def _neighbours(text: str, first: Span, second: Span) -> bool:
 
 
 def _candidates(text: str) -> list[Span]:
-    sentences = split_sentences(text)
-    prose = [(s, e) for s, e in sentences if _is_prose(text[s:e])]
+    spans = split_sentences(text)
+    # A table's header row is the line just above its rule: it names columns, not facts.
+    headers = {
+        spans[i] for i in range(len(spans) - 1) if _TABLE_RULE.fullmatch(text[slice(*spans[i + 1])])
+    }
+    # A table's rule ("|---|---|") holds no words: never a highlight.
+    sentences = [(s, e) for s, e in spans if _WORD.search(text[s:e])]
+    prose = [(s, e) for s, e in sentences if (s, e) not in headers and _is_prose(text[s:e])]
     return prose or sentences
 
 
 def _is_prose(sentence: str) -> bool:
+    """Whether the sentence can state an answer: a sentence of prose, a list item or line
+    that gives a value ("- Max torque: 80 Nm"), or a table's row; not a heading or label."""
     if sentence.startswith("#"):
         return False  # a Markdown heading
+    if _LABELLED_VALUE.match(sentence) or _TABLE_ROW.fullmatch(sentence):
+        return True
     words = len(sentence.split())
     return words >= 2 * MIN_WORDS or (words >= MIN_WORDS and sentence.endswith(_SENTENCE_ENDS))

@@ -163,3 +163,35 @@ def test_when_inside_a_question_sets_a_condition_and_asks_for_no_date(
     vector = embedder.embed([question])[0]
     [((start, end), _)] = best_sentences(question, vector, [text], ["Travel\nMeals"], embedder)
     assert text[start:end] == "Meal allowances were last changed on 1 March 2023."
+
+
+SPEC_LIST = (
+    "## Specifications\n\nThe X300 is the heavy-duty sibling of the X200.\n\n"
+    "- Weight: 1.9 kg\n- Max torque: 80 Nm\n- Impact rate: 4,000 blows per minute\n"
+    "- Battery: 5,000 mAh lithium-ion (BP-50), charges in 90 minutes\n- Chuck: 13 mm keyless"
+)
+SPEC_TABLE = (
+    "| Spec | X200 |\n|---|---|\n| Max torque | 55 Nm |\n| Weight | 1.4 kg |\n"
+    "| Chuck | 10 mm keyless |"
+)
+
+
+def test_a_list_item_or_table_row_that_gives_the_value_is_highlighted(
+    embedder: Embedder,
+) -> None:
+    cases = [
+        # A short list item is an answer, not a label; the model in the title is named
+        # by every line under it, and its number is no quantity ("how heavy").
+        ("What is the max torque of the X300?", SPEC_LIST, "- Max torque: 80 Nm"),
+        ("How heavy is the X300?", SPEC_LIST, "- Weight: 1.9 kg"),
+        # A table's data row, not its header row (which names the model) nor its rule.
+        ("What is the max torque of the X200?", SPEC_TABLE, "| Max torque | 55 Nm |"),
+        ("Which bits does the X200 chuck accept?", SPEC_TABLE, "| Chuck | 10 mm keyless |"),
+    ]
+    for question, text, answer in cases:
+        vector = embedder.embed([question])[0]
+        [((start, end), _)] = best_sentences(
+            question, vector, [text], ["X300 and X200 Drills: User Manual\nSpecifications"],
+            embedder,
+        )  # fmt: skip
+        assert text[start:end] == answer, question
