@@ -21,6 +21,7 @@ from service.evaluation import (
     calibrate_threshold,
     evaluate,
     format_reports,
+    has_unanswerable,
     is_beir,
     load_beir,
     load_qa,
@@ -403,8 +404,11 @@ def eval_command(
     searcher = Searcher.open(embedder, index_dir, settings.retrieval_options())
     reports = evaluate(searcher, data, cast(list[Mode], chosen))
     click.echo(format_reports(data, reports))
-    best = calibrate_threshold(reports[-1].outcomes)
-    click.echo(
-        f"answer_threshold {settings.answer_threshold}; the best on this set for "
-        f"{reports[-1].mode} would be {best:.4f}"
-    )
+    if has_unanswerable(reports[-1].outcomes):
+        best = calibrate_threshold(reports[-1].outcomes)
+        click.echo(
+            f"answer_threshold {settings.answer_threshold}; the best on this set for "
+            f"{reports[-1].mode} would be {best:.4f}"
+        )
+    else:
+        click.echo("no unanswerable questions in this set: not-found is not measured")

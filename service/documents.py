@@ -35,6 +35,8 @@ class CorpusFile:
 
 def check_corpus(corpus_dir: Path) -> None:
     """Raise CorpusNotFound unless the corpus folder exists."""
+    if corpus_dir.exists() and not corpus_dir.is_dir():
+        raise CorpusNotFound(f"The corpus must be a folder of documents; {corpus_dir} is a file")
     if not corpus_dir.is_dir():
         raise CorpusNotFound(f"Corpus folder not found: {corpus_dir}")
 

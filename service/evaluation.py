@@ -430,9 +430,10 @@ def summarise(outcomes: Sequence[Outcome], threshold: float) -> dict[str, float]
     if judged:
         # Of the first passages that hit, the share whose highlight marks the gold.
         metrics["highlight on gold@1"] = _mean([float(hit) for hit in judged])
-    precision, recall = not_found_scores(outcomes, threshold)
-    metrics["not-found precision"] = precision
-    metrics["not-found recall"] = recall
+    if has_unanswerable(outcomes):  # else there is nothing to find not found
+        precision, recall = not_found_scores(outcomes, threshold)
+        metrics["not-found precision"] = precision
+        metrics["not-found recall"] = recall
     times = sorted(o.took_ms for o in outcomes)
     if times:
         metrics["p50 ms"] = statistics.median(times)
@@ -456,6 +457,11 @@ def not_found_cases(outcomes: Sequence[Outcome]) -> list[tuple[float, bool]]:
         else:
             cases.append((deciding(o.confidence, o.lacking), o.query.answerable))
     return cases
+
+
+def has_unanswerable(outcomes: Sequence[Outcome]) -> bool:
+    """Whether any case is unanswerable: every BEIR query without its gold, QA's empty gold."""
+    return any(not answerable for _, answerable in not_found_cases(outcomes))
 
 
 def not_found_scores(outcomes: Sequence[Outcome], threshold: float) -> tuple[float, float]:

@@ -3,7 +3,10 @@
 import os
 from pathlib import Path
 
-from service.documents import load_corpus, markdown_headings
+import pytest
+
+from service.documents import check_corpus, load_corpus, markdown_headings
+from service.errors import CorpusNotFound
 from service.models import Heading, SkippedFile
 from tests.conftest import WriteFiles, make_pdf
 
@@ -191,3 +194,12 @@ def test_markdown_front_matter_and_fences_of_other_markers() -> None:
     assert markdown_headings(front) == [Heading(front.index("# Heading"), ("Heading one",))]
     assert markdown_headings("```\n~~~\n```\n# Real\n") == [Heading(12, ("Real",))]
     assert markdown_headings("~~~\n```\n# Not a heading\n~~~\n") == []
+
+
+def test_a_corpus_that_is_a_file_is_named_as_one(tmp_path: Path) -> None:
+    single = tmp_path / "notes.txt"
+    single.write_text("Text.")
+    with pytest.raises(CorpusNotFound, match=r"must be a folder of documents; .*notes\.txt is a"):
+        check_corpus(single)
+    with pytest.raises(CorpusNotFound, match="Corpus folder not found"):
+        check_corpus(tmp_path / "missing")

@@ -82,6 +82,17 @@ def test_calibration_picks_the_threshold_that_separates_best() -> None:
     assert calibrate_threshold(outcomes) == pytest.approx(0.1001)
 
 
+def test_not_found_is_not_measured_on_a_set_without_unanswerable_questions() -> None:
+    answered = Outcome(
+        Query("a", "Hotel limit?", gold=(Gold("t.md", "x"),)), [1], 0.2, 0.0, False, 9
+    )
+    metrics = summarise([answered], threshold=0.3)
+    assert metrics["hit@1"] == 1.0
+    assert "not-found precision" not in metrics and "not-found recall" not in metrics
+    unanswerable = Outcome(Query("u", "Dress code?"), [0], 0.1, 0.0, False, 9)
+    assert summarise([answered, unanswerable], threshold=0.3)["not-found precision"] == 0.5
+
+
 def test_a_question_whose_passages_lack_the_asked_answer_is_not_found_at_any_threshold() -> None:
     answered = Outcome(
         Query("a", "Hotel limit?", gold=(Gold("t.md", "x"),)), [1], 0.5, 0.0, True, 9
