@@ -38,6 +38,7 @@ from service.errors import (
     UnsupportedFileType,
 )
 from service.followup import MAX_HISTORY, MAX_HISTORY_CHARS
+from service.indexing import corpus_changes
 from service.jobs import Job, Jobs
 from service.live import LiveSearcher
 from service.models import SearchResult
@@ -340,6 +341,12 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
                 kwargs={"quiet_ms": settings.watch_quiet_ms, "ignore": [settings.index_dir]},
                 daemon=True,
             ).start()
+            if state.live is not None and settings.corpus_dir.is_dir():
+                # Files changed while no server watched: no file event will tell.
+                with state.live.borrow() as searcher:
+                    missed = corpus_changes(settings.corpus_dir, searcher.index)
+                if missed:
+                    _on_corpus_change([change[2:] for change in missed])
         yield
         state.stop.set()
         jobs.close()

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from service.config import Settings, unknown_settings
 from service.embedding import Embedder, model_location_is_local
-from service.errors import HereinError, IndexNotFound
+from service.errors import EmptyCorpus, HereinError, IndexNotFound
 from service.evaluation import (
     MODES,
     cached_index,
@@ -264,15 +264,31 @@ def serve(
     try:
         searcher = Searcher.open(embedder, settings.index_dir, retrieval)
     except IndexNotFound:
-        _build(settings, embedder)
+        try:
+            _build(settings, embedder)
+        except EmptyCorpus as error:
+            # A new corpus filled by uploads or, with --watch, by dropping files in: the
+            # server answers 503 until its first build, then serves it.
+            click.echo(
+                f"{error}; serving anyway: /readyz answers 503 until documents are added "
+                "(POST /v1/documents, or files in the corpus with --watch) and built.",
+                err=True,
+            )
+            _show_service_log()
+            uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+            return
         searcher = Searcher.open(embedder, settings.index_dir, retrieval)
     if settings.corpus_dir.is_dir():
         changes = corpus_changes(settings.corpus_dir, searcher.index)
         if changes:
             listed = ", ".join(changes[:5]) + (" ..." if len(changes) > 5 else "")
+            files = "1 file" if len(changes) == 1 else f"{len(changes)} files"
+            action = (
+                "--watch rebuilds now" if settings.watch else "run `herein build` to index them"
+            )
             click.echo(
                 f"The corpus has changed since generation {searcher.index.version} was built "
-                f"({len(changes)} files: {listed}); run `herein build` to index the changes.",
+                f"({files}: {listed}); {action}.",
                 err=True,
             )
     note = outdated_note(searcher.index.manifest)

@@ -75,9 +75,14 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    corpus: Path, index: Path, env: dict[str, str] | None = None, timeout: float = 120
+    corpus: Path,
+    index: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    ready: bool = True,
 ) -> Iterator[str]:
-    """A real `herein serve` process on a free port; yields its base URL once ready."""
+    """A real `herein serve` process on a free port; yields its base URL once ready (or,
+    with ready=False, once /readyz answers at all)."""
     port = free_port()
     command = [sys.executable, "-m", "service", "serve", "--corpus", str(corpus)]
     command += ["--index", str(index), "--port", str(port)]
@@ -100,7 +105,8 @@ def running_server(
                     output = log.read()
                     raise RuntimeError(f"herein serve exited with {process.returncode}:\n{output}")
                 try:
-                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    status = httpx.get(f"{url}/readyz", timeout=1).status_code
+                    if status == 200 or not ready:
                         break
                 except httpx.TransportError:
                     pass

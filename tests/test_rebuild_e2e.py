@@ -109,6 +109,36 @@ def test_upload_ask_delete_and_rollback_without_restart(
         _wait_until(lambda: _version(url) == first)
 
 
+def test_a_server_started_on_an_empty_corpus_serves_its_first_upload(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    index = tmp_path / "index"
+    with running_server(corpus, index, env={"HEREIN_ADMIN_TOKEN": TOKEN}, ready=False) as url:
+        assert httpx.get(f"{url}/readyz").status_code == 503
+        upload = httpx.post(
+            f"{url}/v1/documents",
+            files=[("files", ("station.txt", ZEBRA.encode(), "text/plain"))],
+            headers=ADMIN,
+        )
+        assert upload.status_code == 202, upload.text
+        job = _finished_job(url, upload.json()["job"]["job_id"])
+        assert job["state"] == "succeeded", job
+        _wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200)
+        assert _top_source(url, ZEBRA_QUESTION) == "station.txt"
+
+
+def test_a_watching_server_indexes_what_changed_while_it_was_down(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = write_corpus(CORPUS)
+    index = tmp_path / "index"
+    first = build_index(corpus, index, embedder).version
+    (corpus / "station.txt").write_text(ZEBRA)  # no server is watching yet
+    with running_server(corpus, index, env={"HEREIN_WATCH": "true"}) as url:
+        _wait_until(lambda: _version(url) != first, timeout=120)
+        assert _top_source(url, ZEBRA_QUESTION) == "station.txt"
+
+
 def test_killed_builds_never_disturb_serving_and_overlapping_rebuilds_fail_no_request(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
 ) -> None:
