@@ -35,6 +35,7 @@ from service.errors import (
     InvalidQuery,
     JobNotFound,
     RebuildRunning,
+    UnreadableUpload,
     UnsupportedFileType,
 )
 from service.followup import MAX_HISTORY, MAX_HISTORY_CHARS
@@ -281,6 +282,7 @@ _STATUS = {
     FileExists: 409,
     BadFileName: 400,
     UnsupportedFileType: 415,
+    UnreadableUpload: 422,
     FileTooLarge: 413,
 }
 _STATIC_FILES = {"viewer.js": "text/javascript", "herein.css": "text/css"}

@@ -73,6 +73,10 @@ class UnsupportedFileType(UploadRefused):
     "Only .txt, .md, .markdown, .html, .htm and .pdf files can be indexed"
 
 
+class UnreadableUpload(UploadRefused):
+    "An uploaded file cannot be read as a document of its type; it would only be skipped"
+
+
 class FileTooLarge(UploadRefused):
     "The file is over the upload size cap (HEREIN_MAX_UPLOAD_BYTES)"
 

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from service.documents import CONTENT_TYPES
+from service.documents import CONTENT_TYPES, load_document
 from service.errors import (
     BadFileName,
     DocumentNotFound,
     FileExists,
     FileTooLarge,
+    UnreadableDocument,
+    UnreadableUpload,
     UnsupportedFileType,
 )
 
@@ -74,11 +76,14 @@ def save_uploads(
         for upload in uploads:
             # Hidden while partial (the corpus scan and the watcher ignore dot-names), and
             # unique, so uploads running at once never write into each other's file.
-            handle, name = tempfile.mkstemp(dir=corpus_dir, prefix=".", suffix=".upload")
+            # Ending in the file's own type, so that it is read as the build will read it.
+            suffix = ".upload" + Path(upload.name).suffix
+            handle, name = tempfile.mkstemp(dir=corpus_dir, prefix=".", suffix=suffix)
             temporaries.append(Path(name))
             with os.fdopen(handle, "wb") as file:
                 upload.content.seek(0)
                 shutil.copyfileobj(upload.content, file)
+            _check_readable(Path(name), upload.name)
         for temporary, target in zip(temporaries, targets, strict=True):
             placed.append((target, _place(temporary, target, overwrite)))
     except BaseException:
@@ -95,6 +100,15 @@ def save_uploads(
             if replaced is not None:
                 replaced.unlink(missing_ok=True)
     return [upload.name for upload in uploads]
+
+
+def _check_readable(path: Path, name: str) -> None:
+    """Raise UnreadableUpload unless the build could read the file: a file it would
+    only skip (not UTF-8, no text, a broken PDF) is refused now, with the reason."""
+    try:
+        load_document(path, name)
+    except UnreadableDocument as error:
+        raise UnreadableUpload(f"{name!r} cannot be indexed: {error}") from None
 
 
 def _place(temporary: Path, target: Path, overwrite: bool) -> Path | None:

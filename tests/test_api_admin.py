@@ -80,6 +80,10 @@ def test_admin_routes_need_the_right_token(admin: TestClient) -> None:
     ("files", "query", "status", "message"),
     [
         ([("new.txt", b"fine"), ("photo.png", b"png")], "", 415, "unsupported file type"),
+        # Files the build could only skip, with the reason it would give.
+        ([("new.txt", b"fine"), ("old.txt", b"Caf\xe9")], "", 422, "'old.txt' cannot be indexed"),
+        ([("new.txt", b"fine"), ("fake.pdf", b"not a pdf")], "", 422, "fake.pdf"),
+        ([("new.txt", b"fine"), ("empty.md", b"  \n")], "", 422, "cannot be indexed"),
         ([("new.txt", b"fine"), ("big.txt", b"x" * 101)], "", 413, "the cap is 100"),
         ([("new.txt", b"fine"), ("sub/a.txt", b"x")], "", 400, "Bad file name"),
         ([("new.txt", b"fine"), ("a\\b.txt", b"x")], "", 400, "Bad file name"),
