@@ -85,13 +85,17 @@ def lacks_named_year(question: str, texts: Sequence[str]) -> bool:
 
 def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:
     """Whether the question asks what something costs and none of the texts names an
-    amount of money (or says it is free).
+    amount of money (or says it is free), along with each model number or code the
+    question names: the X300's price does not answer "What does the X200 cost?".
 
     A manual that never gives a price is still about the product, so its passages look
     confident; the missing amount is what tells that they do not answer.
     """
-    return bool(_ASKS_PRICE_PATTERN.search(question)) and not any(
-        _MONEY_PATTERN.search(text) for text in texts
+    if not _ASKS_PRICE_PATTERN.search(question):
+        return False
+    codes = [_whole_word(name) for name in identifiers(question) if identifier_kind(name) == "code"]
+    return not any(
+        _MONEY_PATTERN.search(text) and all(code.search(text) for code in codes) for text in texts
     )
 
 
@@ -188,7 +192,11 @@ def without_codes(sentence: str) -> str:
 
 def _identifiers(question: str) -> list[re.Pattern[str]]:
     """Patterns finding each identifier the question names, as a whole word, any case."""
-    return [re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I) for name in identifiers(question)]
+    return [_whole_word(name) for name in identifiers(question)]
+
+
+def _whole_word(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I)
 
 
 def _neighbours(text: str, first: Span, second: Span) -> bool:

@@ -121,7 +121,9 @@ def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
         lacks_asked_price(question, texts)
         for question, texts in [
             ("What does the X300 cost?", [manual]),
-            ("What does the X300 cost?", [manual, "It sells for 4,900 euros."]),
+            ("What does the X300 cost?", [manual, "X300 prices\nIt sells for 4,900 euros."]),
+            # Another model's price does not answer.
+            ("What does the X200 cost?", ["X300 prices\nIt sells for 4,900 euros."]),
             ("What fee is there for returns?", ["Returns are free within 30 days."]),
             ("What is the visa fee?", ["The fee is €60."]),
             ("What are the prices?", ["Two tickets cost twenty dollars."]),
@@ -130,7 +132,7 @@ def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
             ("How heavy is the X300?", [manual]),
         ]
     ]
-    assert asked == [True, False, False, False, False, False, False, False]
+    assert asked == [True, False, True, False, False, False, False, False, False]
 
 
 def test_a_question_naming_a_year_needs_a_text_that_names_it() -> None:
