@@ -17,7 +17,7 @@ import numpy as np
 
 from service.chunking import PARAGRAPH_BREAK, split_sentences
 from service.embedding import Embedder, Vectors
-from service.keywords import drop_identifiers, identifier_kind, identifiers, years
+from service.keywords import identifier_kind, identifiers
 from service.models import Passage
 
 Span = tuple[int, int]
@@ -44,10 +44,13 @@ _ASKS_PRICE = r"\b(?:what|which|how much)\b[^?]*\b(?:costs?|price[sd]?|pricing|f
 _ANSWER_TYPES = [
     (_ASKS_PRICE, _MONEY),
     (r"\bhow (?:long|often|soon)\b|\bhow much time\b", _DURATION),
-    # "When" opening a question (or its last sentence) asks for a time; inside one
-    # ("the allowance when travelling") it sets a condition.
+    # "When" (or "by when") opening a question, or a sentence of it, asks for a time;
+    # inside one ("the allowance when travelling"), or opening a clause that a question
+    # follows ("When travelling, what is ...?"), it sets a condition.
     (
-        r"(?:^|[.!?;:]\s)\W*(?:(?:and|but|so)\b\W*)?when\b|\b(?:what|which) (?:year|date|month)\b",
+        r"(?:^|[.!?;:]\s)\W*(?:(?:and|but|so)\b\W*)?(?:(?:by|until|till|since)\s+)?when\b"
+        r"(?![^?]*,\s*(?:what|how|which|who|where|is|are|do|does|did|can|should|must|will)\b)"
+        r"|\b(?:what|which) (?:year|date|month)\b",
         _DATE,
     ),
     (
@@ -63,8 +66,9 @@ _ASKS_PRICE_PATTERN, _MONEY_PATTERN = re.compile(_ASKS_PRICE, re.I), re.compile(
 
 def lacks_answer(question: str, passages: Sequence[Passage]) -> bool:
     """Whether the passages, however confident, cannot answer: the question asks for a
-    price and none names an amount of money, or it names a year that none names in its
-    text, title or headings. Either decides `answer_found` regardless of confidence."""
+    price and none names an amount of money (for the model it names), or it names a year
+    that none names in its text, title or headings. Either decides `answer_found`
+    regardless of confidence."""
     texts = ["\n".join((p.citation.title, *p.citation.heading, p.text)) for p in passages]
     return lacks_asked_price(question, texts) or lacks_named_year(question, texts)
 
@@ -79,31 +83,37 @@ def lacks_named_year(question: str, texts: Sequence[str]) -> bool:
     """
     # Years standing alone: "E-2021" is an error code, not a year.
     asked = {word for word in identifiers(question) if identifier_kind(word) == "year"}
-    named = set().union(*(years(text) for text in texts))
+    # In the texts, any year counts, even run into a label ("FY2024").
+    named = {year for text in texts for year in _ANY_YEAR.findall(text)}
     return not asked <= named
 
 
 def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:
     """Whether the question asks what something costs and none of the texts names an
-    amount of money (or says it is free), along with each model number or code the
-    question names: the X300's price does not answer "What does the X200 cost?".
+    amount of money (or says it is free), along with each model number the question
+    names: the X300's price does not answer "What does the X200 cost?". A figure with
+    its unit ("100GB", "3-year") is no model number: "100 GB" or "three-year" answer it.
 
     A manual that never gives a price is still about the product, so its passages look
     confident; the missing amount is what tells that they do not answer.
     """
     if not _ASKS_PRICE_PATTERN.search(question):
         return False
-    codes = [_whole_word(name) for name in identifiers(question) if identifier_kind(name) == "code"]
+    models = [_loosely(code) for code in _MODEL_NUMBER.findall(question)]
     return not any(
-        _MONEY_PATTERN.search(text) and all(code.search(text) for code in codes) for text in texts
+        _MONEY_PATTERN.search(text) and all(model.search(text) for model in models)
+        for text in texts
     )
 
 
 _WORD = re.compile(r"\w")
+# A model number or code: letters, then a digit ("X300", "HX-90", "E27", "BP-50"); not a
+# figure with its unit ("1.9kg", "100GB", "3-year").
+_MODEL_NUMBER = re.compile(r"(?<![\w.-])[A-Za-z][A-Za-z-]*\d[\w-]*")
+_ANY_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # "- Max torque: 80 Nm", "Weight: 1.9 kg": a short label, a colon, then a value.
-_LABELLED_VALUE = re.compile(r"(?:[-*+]|\d+[.)])?\s*\w[^:\n]{0,40}:\s+\S")
-# A Markdown table row with at least two cells holding words, and a table's rule.
-_TABLE_ROW = re.compile(r"\s*\|(?:[^|\n]*\w[^|\n]*\|){2,}\s*")
+_LABELLED_VALUE = re.compile(r"\s*(?:[-*+]|\d+[.)])?\s*\**\w[^:\n]{0,40}:\**\s+\S")
+# A table's rule.
 _TABLE_RULE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*")
 
 # Shared by a span holding every identifier the question names (a part for a part).
@@ -152,7 +162,7 @@ def best_sentences(
         )
         return (
             cosine
-            + ANSWER_TYPE_BONUS * any(w.search(without_codes(sentence)) for w in wanted)
+            + ANSWER_TYPE_BONUS * any(w.search(_without_models(sentence)) for w in wanted)
             + IDENTIFIER_BONUS * named
         )
 
@@ -184,10 +194,10 @@ def best_sentences(
     return best
 
 
-def without_codes(sentence: str) -> str:
-    """The sentence without its codes and model numbers: "X300" is no number, "E-2011" no
-    year, for what kind of answer a sentence holds."""
-    return drop_identifiers(sentence, {"code"}, frozenset())
+def _without_models(sentence: str) -> str:
+    """The sentence without its model numbers and codes, for what kind of answer it holds:
+    "X300" is no quantity, "E-2011" no year; "1.9kg" and "80Nm" stay."""
+    return _MODEL_NUMBER.sub("", sentence)
 
 
 def _identifiers(question: str) -> list[re.Pattern[str]]:
@@ -199,6 +209,13 @@ def _whole_word(name: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I)
 
 
+def _loosely(model: str) -> re.Pattern[str]:
+    """A model number as a whole word, any case, with or without its inner separators:
+    "HX-90" finds "HX 90" and "hx90"."""
+    parts = re.findall(r"[A-Za-z]+|\d+", model)
+    return re.compile(r"(?<!\w)" + r"[-. ]?".join(parts) + r"(?!\w)", re.I)
+
+
 def _neighbours(text: str, first: Span, second: Span) -> bool:
     """Whether nothing but white space, and no paragraph break, lies between the two."""
     between = text[first[1] : second[0]]
@@ -208,13 +225,17 @@ def _neighbours(text: str, first: Span, second: Span) -> bool:
 def _candidates(text: str) -> list[Span]:
     spans = split_sentences(text)
     # A table's header row is the line just above its rule: it names columns, not facts.
-    headers = {
-        spans[i] for i in range(len(spans) - 1) if _TABLE_RULE.fullmatch(text[slice(*spans[i + 1])])
-    }
+    headers = {spans[i] for i, (s, e) in enumerate(spans[1:]) if _TABLE_RULE.fullmatch(text[s:e])}
     # A table's rule ("|---|---|") holds no words: never a highlight.
     sentences = [(s, e) for s, e in spans if _WORD.search(text[s:e])]
     prose = [(s, e) for s, e in sentences if (s, e) not in headers and _is_prose(text[s:e])]
     return prose or sentences
+
+
+def _is_table_row(line: str) -> bool:
+    """A Markdown table row (opening with "|") with at least two cells holding words."""
+    cells = line.strip().strip("|").split("|")
+    return line.lstrip().startswith("|") and sum(bool(_WORD.search(c)) for c in cells) >= 2
 
 
 def _is_prose(sentence: str) -> bool:
@@ -222,7 +243,7 @@ def _is_prose(sentence: str) -> bool:
     that gives a value ("- Max torque: 80 Nm"), or a table's row; not a heading or label."""
     if sentence.startswith("#"):
         return False  # a Markdown heading
-    if _LABELLED_VALUE.match(sentence) or _TABLE_ROW.fullmatch(sentence):
+    if _LABELLED_VALUE.match(sentence) or _is_table_row(sentence):
         return True
     words = len(sentence.split())
     return words >= 2 * MIN_WORDS or (words >= MIN_WORDS and sentence.endswith(_SENTENCE_ENDS))
