@@ -247,7 +247,8 @@ def serve(
     port: int | None,
     watch: bool | None,
 ) -> None:
-    """Serve the HTTP API, building the index first if there is none.
+    """Serve the HTTP API, building the index first if there is none. On an empty corpus
+    that uploads (HEREIN_ADMIN_TOKEN) or --watch can fill, serve until the first build.
 
     The server follows CURRENT: a new generation (from its own rebuilds, another
     `herein build`, or `herein rollback`) is served within a couple of seconds.
@@ -267,13 +268,18 @@ def serve(
         try:
             _build(settings, embedder)
         except EmptyCorpus as error:
+            if not (settings.admin_token or settings.watch):
+                raise  # nothing could ever add a document: say so and stop
             # A new corpus filled by uploads or, with --watch, by dropping files in: the
             # server answers 503 until its first build, then serves it.
+            ways = ["POST /v1/documents"] if settings.admin_token else []
+            ways += ["files dropped into the corpus"] if settings.watch else []
             click.echo(
                 f"{error}; serving anyway: /readyz answers 503 until documents are added "
-                "(POST /v1/documents, or files in the corpus with --watch) and built.",
+                f"({' or '.join(ways)}) and built.",
                 err=True,
             )
+            del embedder  # the app loads its own in the background, as on a cold start
             _show_service_log()
             uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
             return

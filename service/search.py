@@ -80,8 +80,8 @@ class Searcher:
         best sentence, whichever is higher; `answer_found` says whether the best
         confidence among the highlighted passages (the first `highlighted`, or the first
         one when highlights are off) reaches the threshold, unless they cannot answer
-        (see lacks_answer: a price none names, a year none names). Highlighted passages carry
-        their best sentence as a highlight, add `rescore_weight` times its cosine (in
+        (see lacks_answer: no price for the model asked, a year none names). Highlighted
+        passages carry their best sentence as a highlight, add `rescore_weight` times its cosine (in
         units of the first-stage scores' spread) to their score and are re-ordered by it.
 
         Args:
@@ -102,12 +102,13 @@ class Searcher:
         vector = self.embedder.embed([text])[0]
         # A follow-up's own year wins over the years its history names ("And in 2022?").
         dated = years(question) or years(text)
-        ranked, cosines = self._rank(
-            text, vector, max(k, self.retrieval.candidates), allowed, dated
-        )
         # At least the highlighted passages, whatever k: rescoring re-orders them and
         # answer_found reads them, so the first passages and the flag do not change with k.
-        chosen = self._distinct(ranked, max(k, self.retrieval.highlighted))
+        shown_k = max(k, self.retrieval.highlighted)
+        ranked, cosines = self._rank(
+            text, vector, max(shown_k, self.retrieval.candidates), allowed, dated
+        )
+        chosen = self._distinct(ranked, shown_k)
         missing = [chunk.row for chunk in chosen if chunk.row not in cosines]
         cosines.update(zip(missing, self.index.similarities(vector, missing), strict=True))
         scores = dict(ranked)

@@ -117,6 +117,19 @@ def test_a_missing_corpus_leaves_no_index_folder_behind(tmp_path: Path) -> None:
     assert not (tmp_path / "index").exists()
 
 
+def test_serve_on_an_empty_corpus_that_nothing_could_fill_stops_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    # Without uploads (no admin token) or --watch, a server would answer 503 forever.
+    (tmp_path / "corpus").mkdir()
+    arguments = ["serve", "--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "i")]
+    result = CliRunner(env={"HEREIN_ADMIN_TOKEN": None, "HEREIN_WATCH": None}).invoke(
+        main, arguments
+    )
+    assert result.exit_code == 1
+    assert "No readable documents in" in result.output
+
+
 def test_empty_corpus_fails_and_keeps_the_current_index(
     write_corpus: WriteFiles, seed_index: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -2,6 +2,7 @@
 
 import itertools
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -249,11 +250,18 @@ def test_asking_for_fewer_passages_gives_the_first_of_the_same_answer(
     multidoc_searcher: Searcher,
 ) -> None:
     # Rescoring re-orders these questions' highlighted passages; it must do so whatever k.
+    unscored = Searcher(
+        multidoc_searcher.embedder,
+        multidoc_searcher.index,
+        replace(multidoc_searcher.retrieval, rescore_weight=0.0),
+    )
     for question in (
         "Can the X200 be installed outside?",
         "How many people worked for the company at the end of 2024?",
     ):
         full = multidoc_searcher.search(question, 5)
+        first_stage = unscored.search(question, 5)
+        assert [p.chunk_id for p in full.passages] != [p.chunk_id for p in first_stage.passages]
         for k in range(1, 5):
             fewer = multidoc_searcher.search(question, k)
             assert [(p.chunk_id, p.score, p.highlights) for p in fewer.passages] == [
