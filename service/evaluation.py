@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from service.answerable import lacks_answer
 from service.embedding import Embedder
 from service.errors import InvalidDataset, InvalidQuery
-from service.highlight import lacks_answer
 from service.indexing import build_index
 from service.models import Mode, Passage
 from service.search import Searcher, validate_question
@@ -75,7 +75,7 @@ class Outcome:
     confidence_without_gold: float
     answer_found: bool
     took_ms: float
-    # Whether those passages cannot answer (a price or a year none names, see lacks_answer):
+    # Whether those passages cannot answer (see answerable.lacks_answer):
     # then the search says not found at any threshold.
     lacking: bool = False
     lacking_without_gold: bool = False

@@ -17,8 +17,7 @@ import numpy as np
 
 from service.chunking import PARAGRAPH_BREAK, split_sentences
 from service.embedding import Embedder, Vectors
-from service.keywords import identifier_kind, identifiers
-from service.models import Passage
+from service.keywords import identifiers
 
 Span = tuple[int, int]
 
@@ -60,57 +59,14 @@ _ANSWER_TYPES = [
     ),
 ]
 _ANSWER_PATTERNS = [(re.compile(a, re.I), re.compile(b, re.I)) for a, b in _ANSWER_TYPES]
-# The price pair again by name, for the not-found check (re caches: the same objects).
-_ASKS_PRICE_PATTERN, _MONEY_PATTERN = re.compile(_ASKS_PRICE, re.I), re.compile(_MONEY, re.I)
-
-
-def lacks_answer(question: str, passages: Sequence[Passage]) -> bool:
-    """Whether the passages, however confident, cannot answer: the question asks for a
-    price and none names an amount of money (for the model it names), or it names a year
-    that none names in its text, title or headings. Either decides `answer_found`
-    regardless of confidence."""
-    texts = ["\n".join((p.citation.title, *p.citation.heading, p.text)) for p in passages]
-    return lacks_asked_price(question, texts) or lacks_named_year(question, texts)
-
-
-def lacks_named_year(question: str, texts: Sequence[str]) -> bool:
-    """Whether the question names a year that none of the texts names.
-
-    "Scope 3 emissions in 2021?" asked of reports on 2022 and 2023 finds their emissions
-    passages confidently on topic; embeddings barely tell one year from another.
-    Only years: a model number or a figure in a question is often written differently
-    in its answer ("5-year" against "five years"), a year hardly ever.
-    """
-    # Years standing alone: "E-2021" is an error code, not a year.
-    asked = {word for word in identifiers(question) if identifier_kind(word) == "year"}
-    # In the texts, any year counts, even run into a label ("FY2024").
-    named = {year for text in texts for year in _ANY_YEAR.findall(text)}
-    return not asked <= named
-
-
-def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:
-    """Whether the question asks what something costs and none of the texts names an
-    amount of money (or says it is free), along with each model number the question
-    names: the X300's price does not answer "What does the X200 cost?". A figure with
-    its unit ("100GB", "3-year") is no model number: "100 GB" or "three-year" answer it.
-
-    A manual that never gives a price is still about the product, so its passages look
-    confident; the missing amount is what tells that they do not answer.
-    """
-    if not _ASKS_PRICE_PATTERN.search(question):
-        return False
-    models = [_loosely(code) for code in _MODEL_NUMBER.findall(question)]
-    return not any(
-        _MONEY_PATTERN.search(text) and all(model.search(text) for model in models)
-        for text in texts
-    )
+# The price pair again by name, for the not-found rules (re caches: the same objects).
+ASKS_PRICE_PATTERN, MONEY_PATTERN = re.compile(_ASKS_PRICE, re.I), re.compile(_MONEY, re.I)
 
 
 _WORD = re.compile(r"\w")
 # A model number or code: letters, then a digit ("X300", "HX-90", "E27", "BP-50"); not a
 # figure with its unit ("1.9kg", "100GB", "3-year").
-_MODEL_NUMBER = re.compile(r"(?<![\w.-])[A-Za-z][A-Za-z-]*\d[\w-]*")
-_ANY_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+MODEL_NUMBER = re.compile(r"(?<![\w.-])[A-Za-z][A-Za-z-]*\d[\w-]*")
 # "- Max torque: 80 Nm", "Weight: 1.9 kg": a short label, a colon, then a value.
 _LABELLED_VALUE = re.compile(r"\s*(?:[-*+]|\d+[.)])?\s*\**\w[^:\n]{0,40}:\**\s+\S")
 # A table's rule.
@@ -197,7 +153,7 @@ def best_sentences(
 def _without_models(sentence: str) -> str:
     """The sentence without its model numbers and codes, for what kind of answer it holds:
     "X300" is no quantity, "E-2011" no year; "1.9kg" and "80Nm" stay."""
-    return _MODEL_NUMBER.sub("", sentence)
+    return MODEL_NUMBER.sub("", sentence)
 
 
 def _identifiers(question: str) -> list[re.Pattern[str]]:
@@ -207,13 +163,6 @@ def _identifiers(question: str) -> list[re.Pattern[str]]:
 
 def _whole_word(name: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I)
-
-
-def _loosely(model: str) -> re.Pattern[str]:
-    """A model number as a whole word, any case, with or without its inner separators:
-    "HX-90" finds "HX 90" and "hx90"."""
-    parts = re.findall(r"[A-Za-z]+|\d+", model)
-    return re.compile(r"(?<!\w)" + r"[-. ]?".join(parts) + r"(?!\w)", re.I)
 
 
 def _neighbours(text: str, first: Span, second: Span) -> bool:

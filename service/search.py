@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from service.answerable import lacks_answer
 from service.chunking import embed_prefix, trim
 from service.embedding import Embedder, Vectors
 from service.errors import InvalidQuery, ModelMismatch
 from service.followup import search_text, validate_history
 from service.fusion import blend, boost, fuse_reciprocal_rank, fuse_weighted, spread
-from service.highlight import best_sentences, lacks_answer
+from service.highlight import best_sentences
 from service.keywords import query_terms, years
 from service.models import Highlight, Passage, Retrieval, SearchResult
 from service.store import Index, StoredChunk, top_rows

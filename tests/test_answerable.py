@@ -1,0 +1,42 @@
+"""The rules that say not found whatever the confidence: a price none gives, a year none names."""
+
+from service.answerable import lacks_asked_price, lacks_named_year
+
+
+def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
+    manual = "The X300 stores 10 kilowatt-hours and weighs 95 kilograms."
+    asked = [
+        lacks_asked_price(question, texts)
+        for question, texts in [
+            ("What does the X300 cost?", [manual]),
+            ("What does the X300 cost?", [manual, "X300 prices\nIt sells for 4,900 euros."]),
+            # Another model's price does not answer.
+            ("What does the X200 cost?", ["X300 prices\nIt sells for 4,900 euros."]),
+            # A model number written another way is the same model; a figure with its unit
+            # is no model number ("three-year" answers "3-year").
+            ("What does the HX-90 cost?", ["Prices\nThe HX 90 costs 8,000 euros."]),
+            ("How much does the 100GB plan cost?", ["The 100 GB plan costs $10."]),
+            ("What is the fee for a 3-year warranty?", ["A three-year warranty costs €49."]),
+            ("What fee is there for returns?", ["Returns are free within 30 days."]),
+            ("What is the visa fee?", ["The fee is €60."]),
+            ("What are the prices?", ["Two tickets cost twenty dollars."]),
+            ("Is the X300 cost-effective?", [manual]),
+            ("Are visa fees covered?", ["Visa fees are reimbursed."]),
+            ("How heavy is the X300?", [manual]),
+        ]
+    ]
+    assert asked == [True, False, True] + [False] * 9
+
+
+def test_a_question_naming_a_year_needs_a_text_that_names_it() -> None:
+    report = "Annual Report 2023\nRevenue rose to 48.2 million euros."
+    assert not lacks_named_year("What was the revenue in 2023?", [report])
+    assert lacks_named_year("What was the revenue in 2021?", [report])
+    # Every year named must appear somewhere; any text may name it.
+    assert lacks_named_year("Revenue in 2021 and 2023?", [report])
+    assert not lacks_named_year("Revenue in 2021 and 2023?", [report, "In 2021 it was 40."])
+    assert not lacks_named_year("What was the revenue last year?", [report])
+    # In a text, a year run into a label still counts.
+    assert not lacks_named_year("What was revenue in 2024?", ["Revenue in FY2024 was 5m."])
+    # A number that is no year, or a year inside a code, asks for no year.
+    assert not lacks_named_year("Is the E-2021 error serious?", [report])
