@@ -348,7 +348,7 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
                 with state.live.borrow() as searcher:
                     missed = corpus_changes(settings.corpus_dir, searcher.index)
                 if missed:
-                    _on_corpus_change([change[2:] for change in missed])
+                    _on_corpus_change(missed)  # "+ a.md", "~ b.txt": what changed, and how
         yield
         state.stop.set()
         jobs.close()
