@@ -13,6 +13,7 @@ import click
 from pydantic import ValidationError
 
 from service.config import Settings, unknown_settings
+from service.documents import check_corpus
 from service.embedding import Embedder, model_location_is_local
 from service.errors import EmptyCorpus, HereinError, IndexNotFound
 from service.evaluation import (
@@ -176,6 +177,7 @@ def build(
     if niceness:
         os.nice(niceness)
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    check_corpus(settings.corpus_dir)  # a typo is named before the model takes seconds
     embedder = _load_embedder(settings)
     if dry_run:
         plan = plan_build(
@@ -260,6 +262,10 @@ def serve(
     settings = _settings(
         corpus_dir=corpus_dir, index_dir=index_dir, model=model, host=host, port=port, watch=watch
     )
+    try:
+        current_version(settings.index_dir)
+    except IndexNotFound:
+        check_corpus(settings.corpus_dir)  # the first build needs it: named before the model loads
     embedder = _load_embedder(settings)
     retrieval = settings.retrieval_options()
     try:
