@@ -2,13 +2,16 @@
 
 import codecs
 import hashlib
+import math
 import os
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from service.errors import CorpusNotFound, UnreadableDocument
 from service.models import Document, Heading, SkippedFile
@@ -127,9 +130,9 @@ def load_document(path: Path, source: str) -> Document:
     content_type = CONTENT_TYPES[suffix]
     fallback_title = title_from_name(path)
     if suffix == ".pdf":
-        text, title = _read_pdf(data)
+        text, title, outline = _read_pdf(data)
         return Document(
-            source, source, title or fallback_title, text, content_type, sha256, paged=True
+            source, source, title or fallback_title, text, content_type, sha256, True, outline
         )
     if suffix in (".html", ".htm"):
         parser = _HTMLText()
@@ -188,7 +191,7 @@ def _require_text(text: str) -> None:
 _PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document", "document"})
 
 
-def _read_pdf(data: bytes) -> tuple[str, str]:
+def _read_pdf(data: bytes) -> tuple[str, str, tuple[Heading, ...]]:
     # pypdf raises many exception types for broken files; any of them means "skip".
     from pypdf import PdfReader
 
@@ -196,7 +199,12 @@ def _read_pdf(data: bytes) -> tuple[str, str]:
         reader = PdfReader(BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnreadableDocument("encrypted PDF")
-        pages = [(page.extract_text() or "").replace("\f", "\n").rstrip() for page in reader.pages]
+        pages, sizes, characters = [], [], Counter[float]()
+        for page in reader.pages:
+            text, lines, counted = _page_text(page)
+            pages.append(text)
+            sizes.append(lines)
+            characters.update(counted)
         title = str(reader.metadata.get("/Title") or "").strip() if reader.metadata else ""
         if title.lower() in _PLACEHOLDER_TITLES or title.lower().startswith("microsoft word - "):
             title = ""  # a PDF tool's default, not the author's: the file name says more
@@ -207,13 +215,97 @@ def _read_pdf(data: bytes) -> tuple[str, str]:
     text = "\f".join(pages)
     if not text.strip():
         raise UnreadableDocument("PDF has no extractable text (scanned images?)")
-    return text, title
+    try:
+        headings = pdf_headings(pages, sizes, characters)
+    except Exception:  # headings are a help: a PDF they fail on is still read
+        headings = ()
+    return text, title, headings
+
+
+# A PDF line set this much larger than most of the text is a heading; a longer line, or
+# one that ends a sentence, is emphasised text.
+HEADING_SCALE = 1.15
+_HEADING_MAX_CHARS = 120
+
+
+def _page_text(page: Any) -> tuple[str, dict[str, float], Counter[float]]:
+    """A PDF page's text; the size each of its lines is set in (the largest of its
+    characters'), by the line's text; and how many characters are set in each size."""
+    fragments: list[tuple[str, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        # The size on the page: the font size through the text and the page matrices.
+        try:
+            determinant = (tm[0] * tm[3] - tm[1] * tm[2]) * (cm[0] * cm[3] - cm[1] * cm[2])
+            fragments.append((str(text), round(float(size) * math.sqrt(abs(determinant)), 1)))
+        except (TypeError, ValueError, IndexError):
+            fragments.append((str(text), 0.0))  # a size pypdf could not give: no heading
+
+    text = (page.extract_text(visitor_text=visit) or "").replace("\f", "\n").rstrip()
+    lines: dict[str, float] = {}
+    characters: Counter[float] = Counter()
+    line, size = "", 0.0
+    for fragment, fragment_size in [*fragments, ("\n", 0.0)]:
+        characters[fragment_size] += len(fragment.strip())
+        for i, part in enumerate(fragment.split("\n")):
+            if i and line.strip():
+                lines[line.strip()] = max(lines.get(line.strip(), 0.0), size)
+            if i:
+                line, size = "", 0.0
+            line += part
+            if part.strip():
+                size = max(size, fragment_size)
+    return text, lines, characters
+
+
+def pdf_headings(
+    pages: Sequence[str], sizes: Sequence[dict[str, float]], characters: Counter[float]
+) -> tuple[Heading, ...]:
+    """The headings of a PDF's text (its pages joined with "\f"): lines set at least
+    HEADING_SCALE times larger than most of its characters, short and not ending a
+    sentence; the larger the size, the higher the level."""
+    if not characters:
+        return ()
+    body = characters.most_common(1)[0][0]
+
+    def is_heading(line: str, size: float) -> bool:
+        return (
+            size >= HEADING_SCALE * body
+            and len(line) <= _HEADING_MAX_CHARS
+            and any(c.isalpha() for c in line)
+            and not line.endswith((".", ",", ";"))
+        )
+
+    levels = sorted(
+        {s for page in sizes for line, s in page.items() if is_heading(line, s)}, reverse=True
+    )
+    headings: list[Heading] = []
+    stack: list[tuple[int, str]] = []
+    offset = 0
+    for text, page in zip(pages, sizes, strict=True):
+        for line in text.split("\n"):
+            title = line.strip()
+            size = page.get(title, 0.0)
+            if title and is_heading(title, size):
+                start = offset + len(line) - len(line.lstrip())
+                headings.append(Heading(start, nest(stack, levels.index(size) + 1, title)))
+            offset += len(line) + 1  # and its "\n", or the page's "\f"
+    return tuple(headings)
 
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$\r?\n?", re.S | re.M)
+
+
+def nest(stack: list[tuple[int, str]], level: int, title: str) -> tuple[str, ...]:
+    """The heading path of a heading of this level: the stack of open headings, cut to
+    those of a higher level, then this one (the stack is updated in place)."""
+    while stack and stack[-1][0] >= level:
+        stack.pop()
+    stack.append((level, title))
+    return tuple(t for _, t in stack)
 
 
 def markdown_headings(text: str) -> list[Heading]:
@@ -242,10 +334,7 @@ def markdown_headings(text: str) -> list[Heading]:
             level = 1 if setext.group(1).startswith("=") else 2
             start, title = previous
         if level:
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, title))
-            headings.append(Heading(start, tuple(t for _, t in stack)))
+            headings.append(Heading(start, nest(stack, level, title)))
             previous = None
         else:
             plain = bare.strip() and not fence and not _FENCE.match(bare)
@@ -324,10 +413,7 @@ class _HTMLText(HTMLParser):
             level, start, words = self.heading
             title = " ".join(" ".join(words).split())
             if title:
-                while self.stack and self.stack[-1][0] >= level:
-                    self.stack.pop()
-                self.stack.append((level, title))
-                self.headings.append(Heading(start, tuple(t for _, t in self.stack)))
+                self.headings.append(Heading(start, nest(self.stack, level, title)))
             self.heading = None
         if tag in _BLOCK_TAGS:
             self._newline()

@@ -253,8 +253,9 @@ CREATE VIRTUAL TABLE blocks_fts USING fts5(
 # another format reads and chunks every file again, its vectors still come from the
 # cache. 2: blocks_fts replaced whole-document keywords. 3: the keyword tables' postings
 # are saved, and HTML table cells are apart (a generation of format 2 reads its postings
-# from its tables, and keeps its run-together cells until rebuilt).
-INDEX_FORMAT = 3
+# from its tables, and keeps its run-together cells until rebuilt). 4: PDFs have headings
+# (their larger lines), which cut and label their chunks.
+INDEX_FORMAT = 4
 
 # A block: consecutive chunks of one document spanning at most this many characters.
 # On SciFact's abstracts (median 1,430 characters) a block is the whole abstract. Joined

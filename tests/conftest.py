@@ -123,8 +123,11 @@ def running_server(
                 process.wait()
 
 
-def make_pdf(pages: list[list[str]], title: str = "") -> bytes:
-    """A real PDF with one text line per entry, one page per list (empty list: no text)."""
+def make_pdf(
+    pages: list[list[str]] | list[list[str | tuple[float, str]]], title: str = ""
+) -> bytes:
+    """A real PDF with one text line per entry, one page per list (empty list: no text);
+    an entry (size, line) sets its line in that font size (else 12)."""
     from io import BytesIO
 
     from reportlab.pdfgen import canvas
@@ -135,8 +138,10 @@ def make_pdf(pages: list[list[str]], title: str = "") -> bytes:
         pdf.setTitle(title)
     for lines in pages:
         pdf.rect(50, 50, 100, 100)  # something on every page, text or not
-        for number, line in enumerate(lines):
-            pdf.drawString(72, 720 - 16 * number, line)
+        for number, entry in enumerate(lines):
+            size, line = entry if isinstance(entry, tuple) else (12.0, entry)
+            pdf.setFont("Helvetica", size)
+            pdf.drawString(72, 720 - 24 * number, line)
         pdf.showPage()
     pdf.save()
     return buffer.getvalue()

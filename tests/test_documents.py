@@ -205,3 +205,32 @@ def test_a_corpus_that_is_a_file_is_named_as_one(tmp_path: Path) -> None:
         check_corpus(single)
     with pytest.raises(CorpusNotFound, match="Corpus folder not found"):
         check_corpus(tmp_path / "missing")
+
+
+def test_pdf_headings_are_the_lines_set_larger_than_the_text(write_corpus: WriteFiles) -> None:
+    pdf = make_pdf(
+        [
+            [(20, "Annual Report 2024"), "Revenue reached 231 million euros.", "Costs rose less."],
+            [
+                (15, "Outlook for 2025"),
+                "We expect revenue growth of 8 percent.",
+                (14, "2.1 Risks"),
+                "Supply risk remains.",
+                # Larger, but a sentence: emphasis, not a heading.
+                (15, "This warning is set large."),
+            ],
+        ]
+    )
+    plain = make_pdf([["Intro.", "Body text."]])  # one size throughout: no headings
+    loaded = load_corpus(write_corpus({"report.pdf": pdf, "plain.pdf": plain})).documents
+    documents = {d.document_id: d for d in loaded}
+    document = documents["report.pdf"]
+    found = [
+        (document.text[h.start : h.start + len(h.path[-1])], h.path) for h in document.headings
+    ]
+    assert found == [
+        ("Annual Report 2024", ("Annual Report 2024",)),
+        ("Outlook for 2025", ("Annual Report 2024", "Outlook for 2025")),
+        ("2.1 Risks", ("Annual Report 2024", "Outlook for 2025", "2.1 Risks")),
+    ]
+    assert documents["plain.pdf"].headings == ()
