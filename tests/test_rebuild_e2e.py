@@ -26,6 +26,13 @@ ZEBRA = "Glimmerfold Station keeps its spare zeppelin batteries in hangar ninete
 ZEBRA_QUESTION = "Where does Glimmerfold Station keep spare zeppelin batteries?"
 
 
+def _built(write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder) -> tuple[Path, Path, str]:
+    """The test corpus, an index built of it, and that first generation's version."""
+    corpus = write_corpus(CORPUS)
+    index = tmp_path / "index"
+    return corpus, index, build_index(corpus, index, embedder).version
+
+
 def _wait_until(check: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -67,9 +74,7 @@ def _herein(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 def test_upload_ask_delete_and_rollback_without_restart(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
 ) -> None:
-    corpus = write_corpus(CORPUS)
-    index = tmp_path / "index"
-    first = build_index(corpus, index, embedder).version
+    corpus, index, first = _built(write_corpus, tmp_path, embedder)
     with running_server(corpus, index, env={"HEREIN_ADMIN_TOKEN": TOKEN}) as url:
         upload = httpx.post(
             f"{url}/v1/documents",
@@ -130,9 +135,7 @@ def test_a_server_started_on_an_empty_corpus_serves_its_first_upload(tmp_path: P
 def test_a_watching_server_indexes_what_changed_while_it_was_down(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
 ) -> None:
-    corpus = write_corpus(CORPUS)
-    index = tmp_path / "index"
-    first = build_index(corpus, index, embedder).version
+    corpus, index, first = _built(write_corpus, tmp_path, embedder)
     (corpus / "station.txt").write_text(ZEBRA)  # no server is watching yet
     with running_server(corpus, index, env={"HEREIN_WATCH": "true"}) as url:
         _wait_until(lambda: _version(url) != first, timeout=120)
@@ -142,9 +145,7 @@ def test_a_watching_server_indexes_what_changed_while_it_was_down(
 def test_killed_builds_never_disturb_serving_and_overlapping_rebuilds_fail_no_request(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
 ) -> None:
-    corpus = write_corpus(CORPUS)
-    index = tmp_path / "index"
-    first = build_index(corpus, index, embedder).version
+    corpus, index, first = _built(write_corpus, tmp_path, embedder)
     seen: list[tuple[int, str]] = []
     stop = threading.Event()
 
