@@ -230,18 +230,36 @@ _HEADING_MAX_CHARS = 120
 
 def _page_text(page: Any) -> tuple[str, dict[str, float], Counter[float]]:
     """A PDF page's text; the size each of its lines is set in (the largest of its
-    characters'), by the line's text; and how many characters are set in each size."""
+    characters'), by the line's text; and how many characters are set in each size.
+
+    The text is pypdf's plain extraction. The sizes come from a second pass with a
+    visitor, only on a page that has text (the visitor makes pypdf parse every page,
+    which is slow on drawings and fails on some streams the plain pass skips); a page
+    whose second pass fails has no sizes, so no headings.
+    """
+    text = (page.extract_text() or "").replace("\f", "\n").rstrip()
+    if not text.strip():
+        return text, {}, Counter()
+    try:
+        return text, *_line_sizes(page)
+    except Exception:  # pypdf's many errors: headings are a help, never a failure
+        return text, {}, Counter()
+
+
+def _line_sizes(page: Any) -> tuple[dict[str, float], Counter[float]]:
     fragments: list[tuple[str, float]] = []
 
     def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
         # The size on the page: the font size through the text and the page matrices.
         try:
             determinant = (tm[0] * tm[3] - tm[1] * tm[2]) * (cm[0] * cm[3] - cm[1] * cm[2])
-            fragments.append((str(text), round(float(size) * math.sqrt(abs(determinant)), 1)))
+            # abs: a size may be negative, set with a flipped matrix.
+            scaled = abs(float(size)) * math.sqrt(abs(determinant))
+            fragments.append((str(text), round(scaled, 1)))
         except (TypeError, ValueError, IndexError):
             fragments.append((str(text), 0.0))  # a size pypdf could not give: no heading
 
-    text = (page.extract_text(visitor_text=visit) or "").replace("\f", "\n").rstrip()
+    page.extract_text(visitor_text=visit)
     lines: dict[str, float] = {}
     characters: Counter[float] = Counter()
     line, size = "", 0.0
@@ -255,7 +273,7 @@ def _page_text(page: Any) -> tuple[str, dict[str, float], Counter[float]]:
             line += part
             if part.strip():
                 size = max(size, fragment_size)
-    return text, lines, characters
+    return lines, characters
 
 
 def pdf_headings(
@@ -264,13 +282,17 @@ def pdf_headings(
     """The headings of a PDF's text (its pages joined with "\f"): lines set at least
     HEADING_SCALE times larger than most of its characters, short and not ending a
     sentence; the larger the size, the higher the level."""
-    if not characters:
+    body = characters.most_common(1)[0][0] if characters else 0.0
+    if body <= 0:
         return ()
-    body = characters.most_common(1)[0][0]
+    # A line on most pages (three at least) is a running header, not a section's start.
+    on_pages = Counter(line for page in sizes for line in page)
+    running = {line for line, n in on_pages.items() if n >= max(3, len(pages) / 2)}
 
     def is_heading(line: str, size: float) -> bool:
         return (
             size >= HEADING_SCALE * body
+            and line not in running
             and len(line) <= _HEADING_MAX_CHARS
             and any(c.isalpha() for c in line)
             and not line.endswith((".", ",", ";"))

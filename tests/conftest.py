@@ -147,6 +147,34 @@ def make_pdf(
     return buffer.getvalue()
 
 
+def raw_pdf(streams: list[bytes]) -> bytes:
+    """A PDF with one page per raw content stream, font /F1 Helvetica: for what reportlab
+    never writes (broken operators, negative font sizes)."""
+    from io import BytesIO
+
+    import pypdf
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = pypdf.PdfWriter()
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
+    fonts = DictionaryObject({NameObject("/F1"): writer._add_object(font)})
+    for content in streams:
+        page = writer.add_blank_page(612, 792)
+        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
+        stream = DecodedStreamObject()
+        stream.set_data(content)
+        page[NameObject("/Contents")] = writer._add_object(stream)
+    buffer = BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
 MULTIDOC_CORPUS = DATA / "multidoc"
 
 

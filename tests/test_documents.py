@@ -9,7 +9,7 @@ import pytest
 from service.documents import check_corpus, load_corpus, markdown_headings
 from service.errors import CorpusNotFound
 from service.models import Heading, SkippedFile
-from tests.conftest import WriteFiles, make_pdf
+from tests.conftest import WriteFiles, make_pdf, raw_pdf
 
 
 def test_txt_text_is_the_file_unchanged_including_crlf(write_corpus: WriteFiles) -> None:
@@ -234,3 +234,33 @@ def test_pdf_headings_are_the_lines_set_larger_than_the_text(write_corpus: Write
         ("2.1 Risks", ("Annual Report 2024", "Outlook for 2025", "2.1 Risks")),
     ]
     assert documents["plain.pdf"].headings == ()
+
+
+def test_pdf_headings_never_cost_a_page_and_skip_running_headers(write_corpus: WriteFiles) -> None:
+    text = b"BT /F1 12 Tf 72 700 Td (Page one has text) Tj ET"
+    # An inline image with no end, on a page without text: the plain extraction skips it.
+    broken = b"q 100 0 0 100 72 500 cm BI /W 4 /H 4 /BPC 8 /CS /G ID \x00\x01\x02\x03"
+    # A negative size with a flipped matrix sets the text upright, at 10 and 16 points.
+    flipped = (
+        b"BT /F1 -16 Tf -1 0 0 -1 300 700 Tm (Price List) Tj ET "
+        b"BT /F1 -10 Tf -1 0 0 -1 300 650 Tm (Widgets cost ten euros each) Tj ET "
+        b"BT /F1 -10 Tf -1 0 0 -1 300 630 Tm (Gadgets cost five euros each) Tj ET"
+    )
+    header = (16, "Widget Corp Confidential")
+    body = "Sales grew in every month of the quarter, led by the new cordless range."
+    pages = [[header, (18, f"Region {i}"), body, body] for i in range(3)]
+    corpus = write_corpus(
+        {
+            "broken.pdf": raw_pdf([text, broken]),
+            "flipped.pdf": raw_pdf([flipped]),
+            "running.pdf": make_pdf(pages),
+        }
+    )
+    documents = {d.document_id: d for d in load_corpus(corpus).documents}
+    assert documents["broken.pdf"].text == "Page one has text\f"
+    assert [h.path for h in documents["flipped.pdf"].headings] == [("Price List",)]
+    assert [h.path for h in documents["running.pdf"].headings] == [
+        ("Region 0",),
+        ("Region 1",),
+        ("Region 2",),
+    ]
