@@ -186,9 +186,9 @@ def _require_text(text: str) -> None:
         raise UnreadableDocument("no text in this file")
 
 
-# Titles PDF writers put in when the author gave none (reportlab, LaTeX, printers); Word
-# writes "Microsoft Word - <file name>".
-_PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document", "document"})
+# Titles PDF writers put in when the author gave none (reportlab's canvas and its page
+# templates, LaTeX, printers); Word writes "Microsoft Word - <file name>".
+_PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document", "document", "(anonymous)"})
 
 
 def _read_pdf(data: bytes) -> tuple[str, str, tuple[Heading, ...]]:

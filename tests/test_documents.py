@@ -109,9 +109,12 @@ def test_a_pdf_writers_placeholder_title_gives_way_to_the_file_name(
         {
             "hosted-plans.pdf": make_pdf([["Plans and prices."]]),
             "price-list.pdf": make_pdf([["Prices."]], title="Microsoft Word - prices.docx"),
+            # reportlab's page templates store "(anonymous)".
+            "terms.pdf": make_pdf([["Terms."]], title="(anonymous)"),
         }
     )
-    assert [d.title for d in load_corpus(corpus).documents] == ["Hosted plans", "Price list"]
+    titles = [d.title for d in load_corpus(corpus).documents]
+    assert titles == ["Hosted plans", "Price list", "Terms"]
 
 
 def test_unreadable_files_are_skipped_with_reasons(write_corpus: WriteFiles) -> None:
