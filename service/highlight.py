@@ -158,11 +158,7 @@ def _without_models(sentence: str) -> str:
 
 def _identifiers(question: str) -> list[re.Pattern[str]]:
     """Patterns finding each identifier the question names, as a whole word, any case."""
-    return [_whole_word(name) for name in identifiers(question)]
-
-
-def _whole_word(name: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I)
+    return [re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I) for name in identifiers(question)]
 
 
 def _neighbours(text: str, first: Span, second: Span) -> bool:
