@@ -348,6 +348,8 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
                 with state.live.borrow() as searcher:
                     missed = corpus_changes(settings.corpus_dir, searcher.index)
                 if missed:
+                    shown = ", ".join(missed[:5]) + (" ..." if len(missed) > 5 else "")
+                    logger.info("corpus changed while no server watched: %s", shown)
                     _on_corpus_change(missed)  # "+ a.md", "~ b.txt": what changed, and how
         yield
         state.stop.set()

@@ -290,17 +290,15 @@ def serve(
             uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
             return
         searcher = Searcher.open(embedder, settings.index_dir, retrieval)
-    if settings.corpus_dir.is_dir():
+    # With --watch the app looks for such changes itself, and rebuilds.
+    if settings.corpus_dir.is_dir() and not settings.watch:
         changes = corpus_changes(settings.corpus_dir, searcher.index)
         if changes:
             listed = ", ".join(changes[:5]) + (" ..." if len(changes) > 5 else "")
             files = "1 file" if len(changes) == 1 else f"{len(changes)} files"
-            action = (
-                "--watch rebuilds now" if settings.watch else "run `herein build` to index them"
-            )
             click.echo(
                 f"The corpus has changed since generation {searcher.index.version} was built "
-                f"({files}: {listed}); {action}.",
+                f"({files}: {listed}); run `herein build` to index them.",
                 err=True,
             )
     note = outdated_note(searcher.index.manifest)
