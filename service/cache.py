@@ -1,11 +1,13 @@
 """Vectors already embedded, so a rebuild embeds only text it has never seen.
 
 Keyed by the model's fingerprint and the sha256 of the exact text embedded (a chunk's
-`embed_hash`), in one SQLite file under the index root.
+`embed_hash`), in one SQLite file under the index root. A build that dies keeps what it
+embedded for the next one; after a build succeeds, the cache keeps only the vectors the
+kept generations use, so editing files again and again does not grow it without end.
 """
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,25 @@ class VectorCache:
                     for embed_hash, vector in zip(hashes, vectors, strict=True)
                 ),
             )
+
+    def keep_only(self, used: Set[tuple[str, str]]) -> int:
+        """Drop every vector, of any model, whose (fingerprint, embed hash) is not in `used`;
+        returns how many were dropped."""
+        with self._connection:
+            self._connection.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS used (fingerprint TEXT, embed_hash TEXT, "
+                "PRIMARY KEY (fingerprint, embed_hash)) WITHOUT ROWID"
+            )
+            self._connection.execute("DELETE FROM used")
+            self._connection.executemany("INSERT OR IGNORE INTO used VALUES (?, ?)", used)
+            dropped = self._connection.execute(
+                "DELETE FROM vectors WHERE (fingerprint, embed_hash) NOT IN (SELECT * FROM used)"
+            ).rowcount
+        if dropped > len(used):
+            # SQLite reuses freed pages but never returns them: shrink the file once it
+            # is mostly free space.
+            self._connection.execute("VACUUM")
+        return dropped
 
     def close(self) -> None:
         """Release the SQLite connection."""

@@ -6,6 +6,7 @@ before with this model takes its vector from the cache. Only new text is embedde
 """
 
 import hashlib
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.cache import VectorCache
+from service.cache import CACHE_FILE, VectorCache
 from service.chunking import chunk_document
 from service.documents import CorpusFile, check_corpus, load_document, scan_corpus
 from service.embedding import Embedder, Vectors
@@ -38,6 +39,7 @@ from service.store import (
     prune_generations,
     remove_generation,
     switch_current,
+    used_vectors,
     verify_generation,
     write_generation,
 )
@@ -305,10 +307,30 @@ def build_index(
         progress("switching", 1, 1)
         for version in prune_generations(index_dir, keep_generations):
             log(f"removed old generation {version}")
+        _prune_cache(index_dir, embedder, log)
     return BuildReport(
         manifest.version, len(plan.documents), len(plan.chunks), plan.skipped,
         time.perf_counter() - started, summary, created=True,
     )  # fmt: skip
+
+
+def _prune_cache(index_dir: Path, embedder: Embedder, log: Callable[[str], None]) -> None:
+    """Keep in the vector cache only what the kept generations use.
+
+    The new generation is already serving: a cache that cannot be pruned is reported, and
+    the build still succeeds.
+    """
+    try:
+        cache = VectorCache(index_dir, embedder.fingerprint, embedder.dimension)
+        try:
+            dropped = cache.keep_only(used_vectors(index_dir))
+        finally:
+            cache.close()
+    except sqlite3.Error as error:
+        log(f"could not prune the vector cache {index_dir / CACHE_FILE}: {error}")
+        return
+    if dropped:
+        log(f"dropped {dropped} cached vectors that no kept generation uses")
 
 
 def _embed_missing(

@@ -6,7 +6,8 @@ Layout under the index root:
                                   pid and the generation it is writing
     generations/<version>/        index.faiss, meta.sqlite, manifest.json, and the
                                   keyword tables' postings (chunks_fts.npz, blocks_fts.npz)
-    vector-cache.sqlite           every vector embedded, by model and text hash
+    vector-cache.sqlite           vectors by model and text hash: those of the kept
+                                  generations and of a build under way
 A generation is written in full and verified before CURRENT is switched to it (write to
 a temp file, then rename), so a reader always sees a complete generation.
 """
@@ -190,6 +191,24 @@ def prune_generations(index_dir: Path, keep: int) -> list[str]:
     for version in removed:
         remove_generation(index_dir, version)
     return removed
+
+
+def used_vectors(index_dir: Path) -> set[tuple[str, str]]:
+    """(model fingerprint, embed hash) of every chunk of every complete generation; a
+    generation whose metadata cannot be read uses none (it cannot be served either)."""
+    used: set[tuple[str, str]] = set()
+    for manifest in list_generations(index_dir):
+        path = generation_dir(index_dir, manifest.version) / METADATA
+        try:
+            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                hashes = connection.execute("SELECT DISTINCT embed_hash FROM chunks").fetchall()
+            finally:
+                connection.close()
+        except sqlite3.Error:
+            continue
+        used.update((manifest.model_fingerprint, embed_hash) for (embed_hash,) in hashes)
+    return used
 
 
 def remove_leftovers(index_dir: Path, abandoned: str | None) -> list[str]:

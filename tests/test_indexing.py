@@ -267,6 +267,33 @@ def test_generations_are_pruned_listed_and_rolled_back(
     assert "No generation 'nope'" in missing.output
 
 
+def _cached_hashes(index_dir: Path) -> set[str]:
+    with sqlite3.connect(index_dir / CACHE_FILE) as db:
+        return {embed_hash for (embed_hash,) in db.execute("SELECT embed_hash FROM vectors")}
+
+
+def _generation_hashes(index_dir: Path, version: str) -> set[str]:
+    with sqlite3.connect(generation_dir(index_dir, version) / METADATA) as db:
+        return {embed_hash for (embed_hash,) in db.execute("SELECT embed_hash FROM chunks")}
+
+
+def test_the_vector_cache_keeps_only_what_kept_generations_use(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = write_corpus({"log.txt": "Day 0: the pump was serviced."})
+    index = tmp_path / "index"
+    versions = [build_index(corpus, index, embedder, keep_generations=2).version]
+    for day in range(1, 4):
+        (corpus / "log.txt").write_text(f"Day {day}: the pump was serviced.")
+        versions.append(build_index(corpus, index, embedder, keep_generations=2).version)
+    kept = _generation_hashes(index, versions[2]) | _generation_hashes(index, versions[3])
+    assert len(kept) == 2
+    assert _cached_hashes(index) == kept
+    # What the cache still holds spares embedding: day 2's text is back.
+    (corpus / "log.txt").write_text("Day 2: the pump was serviced.")
+    assert build_index(corpus, index, embedder).plan.endswith("1 chunks reused, 0 to embed")
+
+
 def test_dry_run_prints_the_plan_and_builds_nothing(
     write_corpus: WriteFiles,
     tmp_path: Path,
