@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as FormFile
@@ -361,7 +362,9 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         shown = ", ".join(sources[:3]) + (" ..." if len(sources) > 3 else "")
         jobs.request(f"corpus changed: {shown}")
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts served from the package, not a CDN: a
+    # self-hosted service often runs where the internet is out of reach.
+    app = FastAPIOffline(
         title="herein",
         version=__version__,
         description="Ask questions over a folder of documents; get back the passages that "

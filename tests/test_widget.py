@@ -1,4 +1,5 @@
-"""The chat widget in real headless Chromium, against a real `herein serve` with the real model.
+"""The chat widget and the API docs pages in real headless Chromium, against a real
+`herein serve` with the real model.
 
 Host pages are served from another origin (localhost vs 127.0.0.1, another port) and
 embed the one-line script tag. One server, one browser for the whole module.
@@ -410,3 +411,28 @@ def test_phone_viewport_panel_fits_the_screen(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     phone.screenshot(path=SCREENSHOTS / "widget-phone.png")
     context.close()
+
+
+def test_api_docs_render_with_nothing_fetched_from_elsewhere(page: Page, api: str) -> None:
+    """/docs and /redoc work on a host without internet: their scripts come from herein.
+
+    ReDoc's "powered by" logo still points at its CDN; an image is no part of the page
+    working, so only what the page runs on counts.
+    """
+    outside: list[str] = []
+
+    def refuse_other_hosts(route: Route) -> None:
+        if route.request.url.startswith(api):
+            route.continue_()
+            return
+        if route.request.resource_type != "image":
+            outside.append(route.request.url)
+        route.abort()
+
+    page.route("**/*", refuse_other_hosts)
+    page.goto(f"{api}/docs")
+    expect(page.locator(".swagger-ui .information-container .title")).to_contain_text("herein")
+    expect(page.locator(".opblock-summary-path", has_text="/v1/ask")).to_be_visible()
+    page.goto(f"{api}/redoc")
+    expect(page.get_by_role("heading", name="herein")).to_be_visible()
+    assert outside == []
