@@ -24,6 +24,21 @@ class Tokenizer(Protocol):
 # a character that is not a lower-case letter, so "e.g. this" stays one sentence.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
 _LINE_END = re.compile(r"[\r\n]")
+_NEWLINE = re.compile(r"\n")
+# A line break before a capital is wrapped prose only after a line at least this long,
+# and this share of the paragraph's longest line: headings and short items end on purpose.
+MIN_WRAPPED_CHARS = 40
+WRAPPED_SHARE = 0.75
+# Aligned columns of a plain-text table: two spaces or a tab between words.
+_COLUMN_GAP = re.compile(r"\S(?: {2,}|\t)\S")
+# Abbreviations whose full stop ends no sentence: always, before a name, before a number.
+_BEFORE_ANYTHING = frozenset({"approx", "ca", "cf", "vs", "viz", "al", "e.g", "i.e"})
+_BEFORE_NAMES = frozenset(
+    {"dr", "prof", "mr", "mrs", "ms", "mx", "st", "rev", "gen", "col", "capt", "lt", "sgt"}
+)
+_BEFORE_NUMBERS = frozenset(
+    {"no", "nos", "p", "pp", "fig", "figs", "vol", "eq", "eqs", "sec", "art", "ch", "ref"}
+)
 _LIST_NUMBER = re.compile(r"\d+[.)]\s")
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*|\f\s*")
 
@@ -32,7 +47,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     """Sentence spans of text[start:end], in document offsets, white space trimmed.
 
     Paragraphs (blank lines, page breaks) always split; a single line break splits
-    unless it falls inside wrapped prose (a word, then a lower-case word).
+    unless it falls inside wrapped prose (see _line_breaks). A full stop after a title
+    or reference abbreviation ("Dr. Hart", "Fig. 3") ends no sentence.
     """
     end = len(text) if end is None else end
     spans: list[Span] = []
@@ -55,34 +71,52 @@ def _between(text: str, start: int, end: int, separator: re.Pattern[str]) -> lis
 
 
 def _line_breaks(text: str, start: int, end: int) -> list[int]:
+    """The line breaks of a paragraph that end a line of their own, not wrapped prose.
+
+    A break is wrapped when a word (or comma) comes before it and a lower-case word after
+    it; or a capital, when the line before is as long as the paragraph's lines run (a PDF
+    or hard-wrapped text cut "Dr Sarah\nOkafor" mid-name), is no table row or heading, and
+    neither line aligns columns with runs of spaces.
+    """
+    newlines = [m.start() for m in _NEWLINE.finditer(text, start, end)]
+    if not newlines:
+        return []
+    lines = list(zip([start, *(n + 1 for n in newlines)], [*newlines, end], strict=True))
+    width = max(len(text[a:b].rstrip()) for a, b in lines)
     breaks = []
-    position = text.find("\n", start, end)
-    while position != -1:
+    for i, position in enumerate(newlines):
         # Only the characters either side matter; slicing the line would be quadratic.
         before, after = position - 1, position + 1
         while before >= start and text[before].isspace():
             before -= 1
         while after < end and text[after] in " \t":
             after += 1
-        wrapped = (
-            before >= start
-            and after < end
-            and text[before].isalnum()
-            and (
-                text[after].islower()
-                # "up to\n500 euros": a number carries on a lower-case line, unless it
-                # starts a numbered list item ("1. ", "2) ").
-                or (
-                    text[before].islower()
-                    and text[after].isdigit()
-                    and not _LIST_NUMBER.match(text, after, end)
-                )
-            )
-        )
-        if not wrapped:
+        if before < start or after >= end or not (text[before].isalnum() or text[before] == ","):
             breaks.append(position)
-        position = text.find("\n", position + 1, end)
+            continue
+        if text[after].islower():
+            continue
+        # "up to\n500 euros": a number carries on a lower-case line, unless it starts a
+        # numbered list item ("1. ", "2) ").
+        if text[before].islower() and text[after].isdigit():
+            if not _LIST_NUMBER.match(text, after, end):
+                continue
+        elif text[after].isupper() and _runs_on(text, lines[i], lines[i + 1], width):
+            continue
+        breaks.append(position)
     return breaks
+
+
+def _runs_on(text: str, line: Span, following: Span, width: int) -> bool:
+    """Whether a line that a capital follows is wrapped prose: full width, not a heading
+    or table row, and neither it nor the next line is a row of aligned columns."""
+    own = text[line[0] : line[1]].strip()
+    return (
+        len(own) >= max(MIN_WRAPPED_CHARS, WRAPPED_SHARE * width)
+        and not own.startswith(("#", "|"))
+        and _COLUMN_GAP.search(own) is None
+        and _COLUMN_GAP.search(text, following[0], following[1]) is None
+    )
 
 
 def _sentences_in(text: str, start: int, end: int) -> list[Span]:
@@ -93,10 +127,27 @@ def _sentences_in(text: str, start: int, end: int) -> list[Span]:
             continue  # "e.g. this", "approx. five": not a sentence end
         if _LIST_NUMBER.fullmatch(text[cut : match.end()].strip() + " "):
             continue  # "1. Buy it": a list item's number, not a sentence
+        if _abbreviated(text, cut, match.start(), match.group(), following):
+            continue  # "Dr. Hart", "Fig. 3": an abbreviation, not a sentence end
         spans.append(trim(text, cut, match.end()))
         cut = match.end()
     spans.append(trim(text, cut, end))
     return [(s, e) for s, e in spans if e > s]
+
+
+def _abbreviated(text: str, start: int, stop: int, ending: str, following: str) -> bool:
+    """Whether the full stop at `stop` ends an abbreviation that a name or number follows."""
+    if ending.rstrip() != ".":
+        return False
+    word = text[max(start, stop - 12) : stop].split()[-1:]
+    if not word:
+        return False
+    abbreviation = word[0].lstrip("([\"'“‘").lower()
+    if abbreviation in _BEFORE_ANYTHING:
+        return True
+    if abbreviation in _BEFORE_NAMES:
+        return following.isupper()
+    return abbreviation in _BEFORE_NUMBERS and following.isdigit()
 
 
 def trim(text: str, start: int, end: int) -> Span:

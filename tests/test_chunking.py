@@ -185,6 +185,42 @@ def test_a_wrapped_line_may_start_with_a_number_unless_it_is_a_list_item() -> No
     ]
 
 
+def test_a_wrapped_line_may_start_with_a_capital_after_a_full_width_line() -> None:
+    # How PDF text and hard-wrapped files come: every line but a paragraph's last runs
+    # to the same width, whatever word comes next.
+    text = (
+        "Opening hours\n"
+        "Complaints should be sent to our Practice Manager, Sarah\n"
+        "Okafor, in writing. Food waste caddies are collected weekly on\n"
+        "Tuesdays, and garden waste every other week.\n"
+        "Fees\n"
+        "Rabies vaccine (three doses)      EUR 70 per dose at our clinic\n"
+        "Typhoid vaccine                   EUR 40, valid three years"
+    )
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "Opening hours",
+        "Complaints should be sent to our Practice Manager, Sarah\nOkafor, in writing.",
+        "Food waste caddies are collected weekly on\nTuesdays, and garden waste every other week.",
+        "Fees",
+        "Rabies vaccine (three doses)      EUR 70 per dose at our clinic",
+        "Typhoid vaccine                   EUR 40, valid three years",
+    ]
+
+
+def test_a_title_or_reference_abbreviation_ends_no_sentence() -> None:
+    text = (
+        "The course leader is Dr. Amelia Hart. See Fig. 3 and No. 12 below. "
+        "It takes approx. Two hours. The answer is no. The exam is in St. Mary's Hall."
+    )
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "The course leader is Dr. Amelia Hart.",
+        "See Fig. 3 and No. 12 below.",
+        "It takes approx. Two hours.",
+        "The answer is no.",
+        "The exam is in St. Mary's Hall.",
+    ]
+
+
 def test_overlap_must_be_smaller_than_window(embedder: Embedder) -> None:
     document = Document("p.txt", "p.txt", "P", "Text.", "text/plain", "x")
     with pytest.raises(ValueError, match=r"overlap_tokens \(64\) must be below max_tokens \(64\)"):
