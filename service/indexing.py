@@ -95,7 +95,8 @@ class BuildPlan:
 
     def summary(self) -> str:
         """One line: `3 added, 1 changed, 2 removed, 412 chunks reused, 9 to embed`, then
-        `, 1 skipped` when files of the corpus cannot be read (counted there only)."""
+        `, 1 skipped` when files of the corpus cannot be read (counted there only, unless
+        the base generation held the file: then it is removed too)."""
         line = (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
             f"{self.reused} chunks reused, {self.to_embed} to embed"
@@ -189,6 +190,7 @@ def plan_build(
     chunks: list[Chunk] = []
     hashes: list[str] = []
     fresh = [f for f in files if f.source not in kept_documents]
+    skipped_before = {skip.source for skip in base_skipped}
     progress("chunking", 0, len(fresh))
     for file in files:
         document = kept_documents.get(file.source)
@@ -201,8 +203,11 @@ def plan_build(
         try:
             document = load_document(file.path, file.source)
         except UnreadableDocument as error:
-            # A file that cannot be read counts as skipped, not as added or changed.
+            # A file that cannot be read counts as skipped, not as added or changed; one
+            # the base generation held leaves the index, so it counts as removed too.
             skipped.append(SkippedFile(file.source, str(error)))
+            if file.source in changed and file.source not in skipped_before:
+                removed.append(file.source)
             for listed in (added, changed):
                 if file.source in listed:
                     listed.remove(file.source)
@@ -218,6 +223,7 @@ def plan_build(
             hashes.append(_embed_hash(chunk.embed_text))
     progress("chunking", len(fresh), len(fresh))
     skipped.sort(key=lambda s: s.source)
+    removed.sort()
     hashes_by_document = {d.source: d.sha256 for d in documents}
     states = [
         FileState(f.source, f.size, f.mtime_ns, hashes_by_document.get(f.source) or _file_hash(f))

@@ -348,6 +348,23 @@ def test_a_skipped_file_that_reads_now_is_indexed_though_its_mtime_is_the_same(
     assert hit.citation.source == "owls.txt"
 
 
+def test_a_file_that_can_no_longer_be_read_counts_as_removed_and_skipped(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = write_corpus(CORPUS)
+    index = tmp_path / "index"
+    build_index(corpus, index, embedder)
+    with open(corpus / "owls.txt", "ab") as handle:
+        handle.write(b"Caf\xe9\n")  # Latin-1: no longer UTF-8
+    report = build_index(corpus, index, embedder)
+    assert report.plan == "0 added, 0 changed, 1 removed, 2 chunks reused, 0 to embed, 1 skipped"
+    assert [s.source for s in report.skipped] == ["owls.txt"]
+    assert report.documents == 2
+    # Still unreadable, and already gone: nothing to remove again, no new generation.
+    plan = plan_build(corpus, index, embedder)
+    assert (plan.removed, plan.is_empty) == ([], True)
+
+
 def test_a_rollback_removes_what_a_dead_build_left(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
 ) -> None:
