@@ -69,6 +69,8 @@ _WORD = re.compile(r"\w")
 MODEL_NUMBER = re.compile(r"(?<![\w.-])[A-Za-z][A-Za-z-]*\d[\w-]*")
 # "- Max torque: 80 Nm", "Weight: 1.9 kg": a short label, a colon, then a value.
 _LABELLED_VALUE = re.compile(r"\s*(?:[-*+]|\d+[.)])?\s*\**\w[^:\n]{0,40}:\**\s+\S")
+# Between two columns of a plain-text table: two spaces or more, or a tab.
+_COLUMN_GAP = re.compile(r" {2,}|\t")
 # A table's rule.
 _TABLE_RULE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*")
 
@@ -178,9 +180,13 @@ def _candidates(text: str) -> list[Span]:
 
 
 def _is_table_row(line: str) -> bool:
-    """A Markdown table row (opening with "|") with at least two cells holding words."""
-    cells = line.strip().strip("|").split("|")
-    return line.lstrip().startswith("|") and sum(bool(_WORD.search(c)) for c in cells) >= 2
+    """A table row with at least two cells holding words: Markdown's (opening with "|"),
+    or plain text's, its columns aligned by runs of spaces or tabs."""
+    if line.lstrip().startswith("|"):
+        cells = line.strip().strip("|").split("|")
+    else:
+        cells = _COLUMN_GAP.split(line.strip())
+    return sum(bool(_WORD.search(c)) for c in cells) >= 2
 
 
 def _is_prose(sentence: str) -> bool:

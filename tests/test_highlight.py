@@ -145,6 +145,14 @@ SPEC_TABLE = (
     "| Chuck | 10 mm keyless |"
 )
 
+PLAIN_TABLE = (
+    "The two drills compare as follows.\n\n"
+    "                X200        X300\n"
+    "Max torque      55 Nm       80 Nm\n"
+    "Weight          1.4 kg      1.9 kg\n"
+    "Chuck           10 mm       13 mm"
+)
+
 
 def test_a_list_item_or_table_row_that_gives_the_value_is_highlighted(
     embedder: Embedder,
@@ -164,6 +172,8 @@ def test_a_list_item_or_table_row_that_gives_the_value_is_highlighted(
         # A table's data row, not its header row (which names the model) nor its rule.
         ("What is the max torque of the X200?", SPEC_TABLE, "| Max torque | 55 Nm |"),
         ("Which bits does the X200 chuck accept?", SPEC_TABLE, "| Chuck | 10 mm keyless |"),
+        # A plain-text table's row, its columns lined up with spaces.
+        ("What does the X200 weigh?", PLAIN_TABLE, "Weight          1.4 kg      1.9 kg"),
     ]
     for question, text, answer in cases:
         vector = embedder.embed([question])[0]
