@@ -33,6 +33,7 @@ from service.errors import (
     FileExists,
     FileTooLarge,
     HereinError,
+    IndexNotFound,
     InvalidQuery,
     JobNotFound,
     RebuildRunning,
@@ -243,6 +244,8 @@ class _State:
         # A searcher handed in stays its owner's to close; the app closes what it opens.
         self.live = LiveSearcher(searcher, owned=False) if searcher is not None else None
         self.error: str | None = None
+        # Set instead while an empty corpus waits for its first documents.
+        self.waiting: str | None = None
         self.stop = threading.Event()
 
     def load(self, settings: Settings) -> None:
@@ -253,13 +256,20 @@ class _State:
             try:
                 embedder = embedder or Embedder.load(settings.model)
                 searcher = Searcher.open(embedder, settings.index_dir, settings.retrieval_options())
+            except IndexNotFound as error:
+                waiting = _waiting_for_documents(settings)
+                if waiting is None:
+                    self._failed(str(error))
+                elif waiting != self.waiting:
+                    logger.info("%s", waiting)  # no failure: a new corpus, filled as it goes
+                    self.waiting = waiting
             except HereinError as error:
                 self._failed(str(error))
             except Exception as error:  # anything else must not leave /readyz "loading" forever
                 self._failed(f"Loading the index failed: {error}", trace=True)
             else:
                 self.live = LiveSearcher(searcher)
-                self.error = None
+                self.error = self.waiting = None
                 self.follow(settings)
                 return
             self.stop.wait(settings.reload_seconds)
@@ -273,6 +283,17 @@ class _State:
     def follow(self, settings: Settings) -> None:
         if self.live is not None:
             self.live.follow(settings.reload_seconds, self.stop)
+
+
+def _waiting_for_documents(settings: Settings) -> str | None:
+    """What a server with no index yet waits for, when uploads or --watch can fill its
+    corpus; None when nothing can (then the missing index is an error)."""
+    ways = ["upload one (POST /v1/documents)"] if settings.admin_token else []
+    if settings.watch:
+        ways.append(f"drop files into {settings.corpus_dir}")
+    if not ways:
+        return None
+    return f"No documents indexed yet: {' or '.join(ways)}, and the index is built then"
 
 
 _STATUS = {
@@ -400,7 +421,9 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     def ready_searcher() -> Iterator[Searcher]:
         # Borrowed for the whole request: a swap meanwhile never closes it under us.
         if state.live is None:
-            detail = state.error or "The index is still loading; retry in a few seconds"
+            detail = (
+                state.error or state.waiting or "The index is still loading; retry in a few seconds"
+            )
             raise HTTPException(503, detail, headers={"Retry-After": "2"})
         with state.live.borrow() as searcher:
             yield searcher
@@ -523,8 +546,8 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     def readyz() -> Readiness | JSONResponse:
         """The index being served, or 503 while it loads or when it failed to."""
         if state.live is None:
-            status = "error" if state.error else "loading"
-            detail = state.error or "loading the model and index"
+            status = "error" if state.error else "waiting" if state.waiting else "loading"
+            detail = state.error or state.waiting or "loading the model and index"
             return JSONResponse({"status": status, "detail": detail}, status_code=503)
         with state.live.borrow() as searcher:
             index = searcher.index

@@ -221,6 +221,26 @@ def test_readyz_is_503_until_an_index_loads(tmp_path: Path) -> None:
         assert "run `herein build` first" in body["detail"]
 
 
+def test_readyz_on_an_empty_corpus_says_how_to_add_the_first_documents(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    settings = Settings(
+        corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", admin_token="s", watch=True
+    )
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").json()["status"] == "loading":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert client.get("/readyz").json() == {
+            "status": "waiting",
+            "detail": "No documents indexed yet: upload one (POST /v1/documents) or drop "
+            f"files into {tmp_path / 'corpus'}, and the index is built then",
+        }
+        asked = client.post("/v1/ask", json={"question": "soil"})
+        assert asked.status_code == 503
+        assert asked.json()["detail"].startswith("No documents indexed yet")
+
+
 def test_a_server_started_before_the_first_build_serves_it_once_it_appears(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
