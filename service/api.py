@@ -590,13 +590,16 @@ def _admin_router(
     # The body is parsed in the route, not by FastAPI: that would read it (spooling every
     # file to disk) before the token is checked.
     @admin.post("/documents", status_code=202, response_model=ChangeOut, openapi_extra=_UPLOAD_BODY)
-    async def upload_documents(request: Request, overwrite: bool = False) -> ChangeOut:
-        """Add files to the corpus root and start a rebuild (queued behind a running one).
+    async def upload_documents(
+        request: Request, overwrite: bool = False, folder: str = ""
+    ) -> ChangeOut:
+        """Add files to the corpus root, or to `folder` under it (`reports/2024`, made if
+        missing), and start a rebuild (queued behind a running one).
 
         The batch is refused whole, with nothing written, if any file is bad: 400 for a
-        name with a folder, `/`, `\\`, `..` or one resolving outside the corpus, or for
-        more than 100 files, 415 for an unsupported type, 413 over the size cap, 409 for a
-        name that exists (unless `overwrite=true`).
+        name with a folder, `/`, `\\`, `..` or one resolving outside the corpus (likewise
+        a bad `folder`), or for more than 100 files, 415 for an unsupported type, 413 over
+        the size cap, 409 for a name that exists (unless `overwrite=true`).
         """
         length = request.headers.get("content-length", "")
         if not length.isdigit():
@@ -609,7 +612,12 @@ def _admin_router(
                 if isinstance(value, FormFile)
             ]
             sources = await run_in_threadpool(
-                save_uploads, settings.corpus_dir, uploads, settings.max_upload_bytes, overwrite
+                save_uploads,
+                settings.corpus_dir,
+                uploads,
+                settings.max_upload_bytes,
+                overwrite,
+                folder,
             )
         job = jobs.request(f"uploaded {', '.join(sources)}")
         return ChangeOut(sources=sources, job=_job_out(job))

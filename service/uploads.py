@@ -55,16 +55,28 @@ class Upload:
 
 
 def save_uploads(
-    corpus_dir: Path, uploads: Sequence[Upload], max_bytes: int, overwrite: bool = False
+    corpus_dir: Path,
+    uploads: Sequence[Upload],
+    max_bytes: int,
+    overwrite: bool = False,
+    folder: str = "",
 ) -> list[str]:
-    """Write the files into the corpus root; the sources written, in order.
+    """Write the files into the corpus root, or into `folder` under it ("reports/2024",
+    made if missing); the sources written, in order.
 
-    Raises an UploadRefused error for the first bad file, with nothing written; a batch
-    that fails while its files are moved into place is undone.
+    Raises an UploadRefused error for the first bad file or a bad folder, with nothing
+    written; a batch that fails while its files are moved into place is undone, and the
+    folders it made are removed.
     """
     if not uploads:
         raise BadFileName("No files in the upload")
-    targets = [_target(corpus_dir, upload, max_bytes, overwrite) for upload in uploads]
+    parts = _folder_parts(folder)
+    destination = corpus_dir.joinpath(*parts)
+    if not destination.resolve().is_relative_to(corpus_dir.resolve()):
+        raise BadFileName(f"Folder {folder!r} resolves outside the corpus")
+    if destination.exists() and not destination.is_dir():
+        raise BadFileName(f"Folder {folder!r} is a file in the corpus")
+    targets = [_target(destination, upload, max_bytes, overwrite) for upload in uploads]
     # One name to the filesystems that fold case or Unicode forms (macOS, Windows).
     keys = [unicodedata.normalize("NFC", upload.name).casefold() for upload in uploads]
     for upload, key in zip(uploads, keys, strict=True):
@@ -72,13 +84,19 @@ def save_uploads(
             raise BadFileName(f"The batch names {upload.name!r} more than once (ignoring case)")
     temporaries: list[Path] = []
     placed: list[tuple[Path, Path | None]] = []
+    made = [
+        corpus_dir.joinpath(*parts[:depth])
+        for depth in range(1, len(parts) + 1)
+        if not corpus_dir.joinpath(*parts[:depth]).exists()
+    ]
+    destination.mkdir(parents=True, exist_ok=True)
     try:
         for upload in uploads:
             # Hidden while partial (the corpus scan and the watcher ignore dot-names), and
             # unique, so uploads running at once never write into each other's file.
             # Ending in the file's own type, so that it is read as the build will read it.
             suffix = ".upload" + Path(upload.name).suffix
-            handle, name = tempfile.mkstemp(dir=corpus_dir, prefix=".", suffix=suffix)
+            handle, name = tempfile.mkstemp(dir=destination, prefix=".", suffix=suffix)
             temporaries.append(Path(name))
             with os.fdopen(handle, "wb") as file:
                 upload.content.seek(0)
@@ -92,6 +110,13 @@ def save_uploads(
                 target.unlink(missing_ok=True)
             else:
                 os.replace(replaced, target)
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
+        for made_folder in reversed(made):
+            try:
+                made_folder.rmdir()  # only ever removes an empty folder
+            except OSError:
+                break  # another upload's file is in it now
         raise
     finally:
         for temporary in temporaries:
@@ -99,7 +124,7 @@ def save_uploads(
         for _, replaced in placed:
             if replaced is not None:
                 replaced.unlink(missing_ok=True)
-    return [upload.name for upload in uploads]
+    return ["/".join([*parts, upload.name]) for upload in uploads]
 
 
 def _check_readable(path: Path, name: str) -> None:
@@ -147,6 +172,21 @@ def remove_document(corpus_dir: Path, source: str) -> None:
         except OSError:
             break
         folder = folder.parent
+
+
+def _folder_parts(folder: str) -> list[str]:
+    """The folder's names, checked as file names are ("" and "/" are the corpus root,
+    "reports/" is "reports"); raises BadFileName for "..", a dot-name or a backslash."""
+    parts = folder.strip("/").split("/") if folder.strip("/") else []
+    for part in parts:
+        if not part or part.startswith(".") or any(m in part for m in ("\\", "\0")):
+            raise BadFileName(
+                f"Bad folder {folder!r}: give a path under the corpus such as 'reports/2024', "
+                "without '..', dot-names or backslashes"
+            )
+        if len(os.fsencode(part)) > _NAME_MAX:
+            raise BadFileName(f"Folder name {part!r} is too long: at most {_NAME_MAX} bytes")
+    return parts
 
 
 def _target(corpus_dir: Path, upload: Upload, max_bytes: int, overwrite: bool) -> Path:

@@ -242,3 +242,20 @@ def test_a_name_of_the_longest_length_the_filesystem_takes_is_written(
     )
     assert response.status_code == 202, response.text
     assert (corpus / name).read_bytes() == b"long"
+
+
+def test_an_upload_into_a_folder_is_written_there_and_named_by_its_path(
+    admin: TestClient, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "service.api.rebuild_command", lambda settings: [sys.executable, "-c", "pass"]
+    )
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    files = [("files", ("plan.md", b"# Plan\n\nBuild a bridge.", "text/markdown"))]
+    response = admin.post("/v1/documents?folder=reports/2024", files=files, headers=headers)
+    assert response.status_code == 202, response.text
+    assert response.json()["sources"] == ["reports/2024/plan.md"]
+    assert (corpus / "reports" / "2024" / "plan.md").read_bytes() == b"# Plan\n\nBuild a bridge."
+    refused = admin.post("/v1/documents?folder=../elsewhere", files=files, headers=headers)
+    assert refused.status_code == 400
+    assert refused.json()["detail"].startswith("Bad folder '../elsewhere'")

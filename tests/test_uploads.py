@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.errors import BadFileName, FileExists
+from service.errors import BadFileName, FileExists, UnreadableUpload
 from service.uploads import Upload, remove_document, save_uploads
 
 
@@ -101,3 +101,29 @@ def test_deleting_a_folders_last_file_removes_the_folders_it_leaves_empty(corpus
     remove_document(corpus, "kept.txt")
     assert corpus.is_dir()
     assert list(corpus.iterdir()) == []
+
+
+def test_uploads_go_into_a_folder_that_is_made_for_them_and_can_be_replaced_there(
+    corpus: Path,
+) -> None:
+    sources = save_uploads(corpus, [_upload("plan.md", b"# Plan\n\nv1")], 1000, folder="reports/")
+    assert sources == ["reports/plan.md"]
+    assert (corpus / "reports" / "plan.md").read_bytes() == b"# Plan\n\nv1"
+    with pytest.raises(FileExists):
+        save_uploads(corpus, [_upload("plan.md", b"# Plan\n\nv2")], 1000, folder="reports")
+    save_uploads(corpus, [_upload("plan.md", b"# Plan\n\nv2")], 1000, True, "reports")
+    assert (corpus / "reports" / "plan.md").read_bytes() == b"# Plan\n\nv2"
+    assert sorted(p.name for p in (corpus / "reports").iterdir()) == ["plan.md"]
+
+
+def test_a_bad_folder_or_a_failed_batch_leaves_no_folder_behind(corpus: Path) -> None:
+    for folder in ("../out", "a/../../out", ".hidden", "a\\b", "kept.txt"):
+        with pytest.raises(BadFileName, match=r"[Ff]older"):
+            save_uploads(corpus, [_upload("a.md", b"text")], 1000, folder=folder)
+    # The second file cannot be read: the folders made for the batch go with it.
+    with pytest.raises(UnreadableUpload):
+        save_uploads(
+            corpus, [_upload("a.md", b"text"), _upload("b.txt", b"\xff\xfe\x00")], 1000,
+            folder="new/deeper",
+        )  # fmt: skip
+    assert _files(corpus) == {"kept.txt": b"kept"}
