@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from service.highlight import ASKS_PRICE_PATTERN, MODEL_NUMBER, MONEY_PATTERN
-from service.keywords import identifier_kind, identifiers
+from service.keywords import identifier_kind, identifiers, loosely
 from service.models import Passage
 
 _ANY_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -50,14 +50,7 @@ def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:
     """
     if not ASKS_PRICE_PATTERN.search(question):
         return False
-    models = [_loosely(code) for code in MODEL_NUMBER.findall(question)]
+    models = [loosely(code) for code in MODEL_NUMBER.findall(question)]
     return not any(
         MONEY_PATTERN.search(text) and all(model.search(text) for model in models) for text in texts
     )
-
-
-def _loosely(model: str) -> re.Pattern[str]:
-    """A model number as a whole word, any case, with or without its inner separators:
-    "HX-90" finds "HX 90" and "hx90"."""
-    parts = re.findall(r"[A-Za-z]+|\d+", model)
-    return re.compile(r"(?<!\w)" + r"[-. ]?".join(parts) + r"(?!\w)", re.I)

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     document_weight: float = Field(default=0.8, ge=0, le=1)
     # Lift for passages about a year the question names (see Retrieval).
     year_boost: float = Field(default=0.2, ge=0)
+    # Lift for passages whose title or headings name a code the question names (see Retrieval).
+    code_boost: float = Field(default=0.2, ge=0)
     candidates: int = Field(default=100, ge=1, le=1000)
     # `answer_found` is true when the best passage's confidence (its cosine similarity
     # with the question) reaches this.
@@ -98,6 +100,7 @@ class Settings(BaseSettings):
             rrf_k=self.rrf_k,
             document_weight=self.document_weight,
             year_boost=self.year_boost,
+            code_boost=self.code_boost,
             candidates=self.candidates,
             answer_threshold=self.answer_threshold,
             highlighted=self.highlighted,

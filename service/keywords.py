@@ -111,3 +111,10 @@ def _is_identifier(word: str) -> bool:
 def years(text: str) -> set[str]:
     "The years 1900-2099 the text names as whole words"
     return set(_YEAR.findall(text))
+
+
+def loosely(model: str) -> re.Pattern[str]:
+    """A model number as a whole word, any case, with or without its inner separators:
+    "HX-90" finds "HX 90" and "hx90"."""
+    parts = re.findall(r"[A-Za-z]+|\d+", model)
+    return re.compile(r"(?<!\w)" + r"[-. ]?".join(parts) + r"(?!\w)", re.I)

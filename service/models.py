@@ -126,6 +126,10 @@ class Retrieval:
     # the fused scores' spread, so the 2024 report beats the 2023 one's outlook for 2024.
     # 0 turns it off.
     year_boost: float = 0.2
+    # Hybrid only: likewise for a code or model number the question names ("CS101",
+    # "X200"): passages whose title or headings name it move up by this share, so the
+    # X200 manual beats the X300's "unlike the X200". 0 turns it off.
+    code_boost: float = 0.2
     # Chunks each signal contributes before fusion (at least k).
     candidates: int = 100
     # `answer_found` when the best passage's confidence reaches this.
@@ -152,6 +156,8 @@ class Retrieval:
             raise ValueError(f"document_weight ({self.document_weight}) must be between 0 and 1")
         if self.year_boost < 0:
             raise ValueError(f"year_boost ({self.year_boost}) must not be negative")
+        if self.code_boost < 0:
+            raise ValueError(f"code_boost ({self.code_boost}) must not be negative")
         if self.highlighted < 0:
             raise ValueError(f"highlighted ({self.highlighted}) must not be negative")
         if self.rescore_weight < 0:

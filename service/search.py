@@ -18,7 +18,7 @@ from service.errors import InvalidQuery, ModelMismatch
 from service.followup import search_text, validate_history
 from service.fusion import blend, boost, fuse_reciprocal_rank, fuse_weighted, spread
 from service.highlight import best_sentences
-from service.keywords import query_terms, years
+from service.keywords import identifier_kind, identifiers, loosely, query_terms, years
 from service.models import Highlight, Passage, Retrieval, SearchResult
 from service.store import Index, StoredChunk, top_rows
 
@@ -200,13 +200,24 @@ class Searcher:
             fused = fuse_reciprocal_rank(dense, keyword, self.retrieval.rrf_k)
         else:
             fused = fuse_weighted(dense, keyword, self.retrieval.dense_weight)
-        if dated and self.retrieval.year_boost:
+        codes = [loosely(code) for code in identifiers(question) if identifier_kind(code) == "code"]
+        if (dated and self.retrieval.year_boost) or (codes and self.retrieval.code_boost):
             rows = list(fused)
             labels = self.index.labels(rows)
-            named = {
-                row for row, label in zip(rows, labels, strict=True) if dated & _label_years(label)
-            }
-            fused = boost(fused, named, self.retrieval.year_boost)
+            if dated and self.retrieval.year_boost:
+                named = {
+                    row
+                    for row, label in zip(rows, labels, strict=True)
+                    if dated & _label_years(label)
+                }
+                fused = boost(fused, named, self.retrieval.year_boost)
+            if codes and self.retrieval.code_boost:
+                named = {
+                    row
+                    for row, label in zip(rows, labels, strict=True)
+                    if any(code.search(label) for code in codes)
+                }
+                fused = boost(fused, named, self.retrieval.code_boost)
         return _best_first(fused), dense
 
     def _distinct(self, ranked: list[tuple[int, float]], k: int) -> list[StoredChunk]:

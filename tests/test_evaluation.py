@@ -119,10 +119,10 @@ def test_multidoc_qa_set_keeps_its_quality(multidoc_searcher: Searcher) -> None:
     dataset = load_qa(DATA / "multidoc_qa.jsonl")
     assert sum(not q.answerable for q in dataset.queries) == 8
     [report] = evaluate(multidoc_searcher, dataset, ["hybrid"], depth=10)
-    # 22 of 25 since a year in the question lifts the document titled with it.
-    assert report.metrics["hit@1"] >= 0.88
+    # 23 of 25 since a year or a model in the question lifts the document titled with it.
+    assert report.metrics["hit@1"] >= 0.92
     assert report.metrics["hit@5"] == 1.0
-    assert report.metrics["highlight on gold@1"] == 1.0  # 22 of 22
+    assert report.metrics["highlight on gold@1"] == 1.0  # 23 of 23
     # 4 of 8 since price questions need an amount of money ("What does the X300 cost?").
     assert report.metrics["not-found recall"] >= 4 / 8
     assert report.metrics["not-found precision"] == 1.0

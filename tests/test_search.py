@@ -84,6 +84,37 @@ def test_a_year_in_the_question_prefers_the_document_titled_with_it(
     assert years("In 2022, not 12022 or 1850.") == {"2022"}
 
 
+def test_a_code_in_the_question_prefers_the_document_titled_with_it(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    # Two near-identical handbooks; the CS102 one names CS101 as its prerequisite.
+    def handbook(code: str, name: str, leader: str, extra: str) -> str:
+        return (
+            f"# {code} {name}: Course Handbook\n\nNorthbridge University, School of Computing.\n\n"
+            f"## Staff\n\nThe course leader is {leader}. {extra}\n\n"
+            "## Assessment\n\nThe final exam counts for 60% of the mark.\n"
+        )
+
+    corpus = write_corpus(
+        {
+            "cs101.md": handbook("CS101", "Introduction to Programming", "Dr. Amelia Hart", ""),
+            "cs102.md": handbook(
+                "CS102",
+                "Data Structures",
+                "Prof. Rajesh Menon",
+                "Students need a pass in CS101 before they enrol.",
+            ),
+        }
+    )
+    build_index(corpus, tmp_path / "index", embedder)
+    first = {}
+    for code_boost in (0.0, Retrieval.code_boost):
+        searcher = Searcher.open(embedder, tmp_path / "index", Retrieval(code_boost=code_boost))
+        passage = searcher.search("Who is the course leader of CS101?", 1).passages[0]
+        first["lifted" if code_boost else "plain"] = passage.citation.source
+    assert first == {"plain": "cs102.md", "lifted": "cs101.md"}
+
+
 def test_a_section_about_another_year_is_not_lifted_by_its_reports_title(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
 ) -> None:
