@@ -153,11 +153,17 @@ def check_gold(index: Index, dataset: Dataset) -> None:
     else each gold snippet that its source's text does not hold (white space collapsed):
     a question whose answer is in a missing file, or misquoted, could never hit."""
     known = index.sources()
-    unknown = sorted({g.source for q in dataset.queries for g in q.gold} - known)
+    unknown = [
+        f"{query.query_id} ({gold.source!r})"
+        for query in dataset.queries
+        for gold in query.gold
+        if gold.source not in known
+    ]
     if unknown:
+        more = f"; and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise InvalidDataset(
-            f"{dataset.name}: gold source {', '.join(map(repr, unknown))} is no document of "
-            "the corpus (sources are paths relative to the corpus folder)"
+            f"{dataset.name}: gold source is no document of the corpus (sources are paths "
+            "relative to the corpus folder): " + "; ".join(unknown[:5]) + more
         )
     texts: dict[str, str] = {}
     misquoted = []

@@ -226,8 +226,8 @@ def test_herein_eval_refuses_a_gold_source_missing_from_the_corpus(tmp_path: Pat
     result = CliRunner().invoke(main, arguments)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == (
-        "Error: qa: gold source 'cars.md' is no document of the corpus (sources are paths "
-        "relative to the corpus folder)"
+        "Error: qa: gold source is no document of the corpus (sources are paths relative to "
+        "the corpus folder): b ('cars.md')"
     )
     folder = CliRunner().invoke(main, ["eval", str(tmp_path)])
     assert (folder.exit_code, folder.stderr.splitlines()[-1]) == (
