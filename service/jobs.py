@@ -184,6 +184,11 @@ class Jobs:
         )
         if error:
             logger.error("rebuild job %s failed: %s", job_id, error)
+        else:
+            # What the server's log shows of a rebuild it ran (after an upload, or --watch).
+            done = self._jobs[job_id]
+            made = f"generation {done.version}" if done.created else "no new generation"
+            logger.info("rebuild job %s (%s): %s; %s", job_id, job.reason, done.plan, made)
         self._running = None
         self._process = None
 

@@ -1,7 +1,10 @@
 """Rebuild jobs with stand-in child processes: progress, outcome, crashes, queueing."""
 
+import logging
 import sys
 import time
+
+import pytest
 
 from service.jobs import Job, Jobs
 
@@ -20,11 +23,16 @@ def _wait(jobs: Jobs, job_id: str) -> Job:
     return jobs.get(job_id)
 
 
-def test_a_job_reports_the_outcome_of_its_build() -> None:
+def test_a_job_reports_the_outcome_of_its_build(caplog: pytest.LogCaptureFixture) -> None:
     jobs = Jobs([sys.executable, "-c", BUILD])
-    done = _wait(jobs, jobs.start("requested").job_id)
+    with caplog.at_level(logging.INFO, logger="service.jobs"):
+        done = _wait(jobs, jobs.start("corpus changed: a.md").job_id)
     assert (done.state, done.stage, done.done, done.total) == ("succeeded", "done", 3, 4)
     assert (done.plan, done.version, done.created, done.error) == ("1 added", "v2", True, None)
+    # The server's log says what the rebuild did.
+    assert caplog.messages == [
+        f"rebuild job {done.job_id} (corpus changed: a.md): 1 added; generation v2"
+    ]
 
 
 def test_a_crashed_or_killed_build_fails_its_job_with_the_reason() -> None:
