@@ -78,8 +78,11 @@ class VectorCache:
             )
             self._connection.execute("DELETE FROM used")
             self._connection.executemany("INSERT OR IGNORE INTO used VALUES (?, ?)", used)
+            # NOT EXISTS, not NOT IN over the pair: SQLite plans the row-value NOT IN as
+            # a scan of `used` per row (100,000 rows: 161 s, against 1.5 s).
             dropped = self._connection.execute(
-                "DELETE FROM vectors WHERE (fingerprint, embed_hash) NOT IN (SELECT * FROM used)"
+                "DELETE FROM vectors WHERE NOT EXISTS (SELECT 1 FROM used u WHERE "
+                "u.fingerprint = vectors.fingerprint AND u.embed_hash = vectors.embed_hash)"
             ).rowcount
         if dropped > len(used):
             # SQLite reuses freed pages but never returns them: shrink the file once it

@@ -233,11 +233,17 @@ def plan_build(
     if not full:
         missing = [h for h in hashes if h not in known]
         if missing and index_dir.is_dir():
-            cache = VectorCache(index_dir, embedder.fingerprint, embedder.dimension)
             try:
-                known.update(cache.get(missing))
-            finally:
-                cache.close()
+                cache = VectorCache(index_dir, embedder.fingerprint, embedder.dimension)
+                try:
+                    known.update(cache.get(missing))
+                finally:
+                    cache.close()
+            except sqlite3.OperationalError:
+                # A dry run holds no build lock: a build pruning the cache meanwhile locks
+                # it. The plan then counts those chunks as to embed; a real build holds
+                # the lock and never meets this.
+                pass
     changed.sort()
     return BuildPlan(
         base_version, added, changed, removed, documents, chunks, hashes, skipped, states,
@@ -323,8 +329,9 @@ def build_index(
 def _prune_cache(index_dir: Path, embedder: Embedder, log: Callable[[str], None]) -> None:
     """Keep in the vector cache only what the kept generations use.
 
-    The new generation is already serving: a cache that cannot be pruned is reported, and
-    the build still succeeds.
+    The new generation is already serving: a cache that cannot be pruned (or a kept
+    generation whose chunks cannot be read, so what it uses is unknown) is reported and
+    left whole, and the build still succeeds.
     """
     try:
         cache = VectorCache(index_dir, embedder.fingerprint, embedder.dimension)

@@ -194,19 +194,16 @@ def prune_generations(index_dir: Path, keep: int) -> list[str]:
 
 
 def used_vectors(index_dir: Path) -> set[tuple[str, str]]:
-    """(model fingerprint, embed hash) of every chunk of every complete generation; a
-    generation whose metadata cannot be read uses none (it cannot be served either)."""
+    """(model fingerprint, embed hash) of every chunk of every complete generation;
+    sqlite3.Error when one's metadata cannot be read (then what it uses is unknown)."""
     used: set[tuple[str, str]] = set()
     for manifest in list_generations(index_dir):
         path = generation_dir(index_dir, manifest.version) / METADATA
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            try:
-                hashes = connection.execute("SELECT DISTINCT embed_hash FROM chunks").fetchall()
-            finally:
-                connection.close()
-        except sqlite3.Error:
-            continue
+            hashes = connection.execute("SELECT DISTINCT embed_hash FROM chunks").fetchall()
+        finally:
+            connection.close()
         used.update((manifest.model_fingerprint, embed_hash) for (embed_hash,) in hashes)
     return used
 
