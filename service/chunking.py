@@ -25,19 +25,24 @@ class Tokenizer(Protocol):
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
 _LINE_END = re.compile(r"[\r\n]")
 _NEWLINE = re.compile(r"\n")
-# A line break before a capital is wrapped prose only after a line at least this long,
-# and this share of the paragraph's longest line: headings and short items end on purpose.
+# A line break before a capital is wrapped prose only after a line at least this long
+# that the next line's first word would not have fitted on: headings, short items and
+# lines written one per item end on purpose.
 MIN_WRAPPED_CHARS = 40
-WRAPPED_SHARE = 0.75
+# A line counts as full past this share of the longest: in a proportional font, as PDFs
+# are set, the characters that fit a line vary by a word's length or so.
+FULL_LINE = 0.9
 # Aligned columns of a plain-text table: two spaces or a tab between words.
 _COLUMN_GAP = re.compile(r"\S(?: {2,}|\t)\S")
-# Abbreviations whose full stop ends no sentence: always, before a name, before a number.
-_BEFORE_ANYTHING = frozenset({"approx", "ca", "cf", "vs", "viz", "al", "e.g", "i.e"})
+# Abbreviations whose full stop ends no sentence, as written (case counts: "Dr." is a
+# title, "CA." a state that may end one): always, before a name, before a number.
+_BEFORE_ANYTHING = frozenset({"approx", "ca", "cf", "vs", "viz", "e.g", "i.e"})
 _BEFORE_NAMES = frozenset(
-    {"dr", "prof", "mr", "mrs", "ms", "mx", "st", "rev", "gen", "col", "capt", "lt", "sgt"}
+    {"Dr", "Prof", "Mr", "Mrs", "Ms", "Mx", "Rev", "Gen", "Col", "Capt", "Lt", "Sgt"}
 )
 _BEFORE_NUMBERS = frozenset(
-    {"no", "nos", "p", "pp", "fig", "figs", "vol", "eq", "eqs", "sec", "art", "ch", "ref"}
+    {"No", "Nos", "p", "pp", "Fig", "fig", "Figs", "figs", "Vol", "vol", "Eq", "eq", "Eqs"}
+    | {"Sec", "sec", "Art", "Ch", "ch", "Ref", "ref"}
 )
 _LIST_NUMBER = re.compile(r"\d+[.)]\s")
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*|\f\s*")
@@ -74,45 +79,73 @@ def _line_breaks(text: str, start: int, end: int) -> list[int]:
     """The line breaks of a paragraph that end a line of their own, not wrapped prose.
 
     A break is wrapped when a word (or comma) comes before it and a lower-case word after
-    it; or a capital, when the line before is as long as the paragraph's lines run (a PDF
-    or hard-wrapped text cut "Dr Sarah\nOkafor" mid-name), is no table row or heading, and
-    neither line aligns columns with runs of spaces.
+    it. Before a capital it is wrapped only in a paragraph of wrapped prose (its long lines
+    go on in lower case at least as often as in capitals: a list written one item a line
+    never does) and only when the line is full (see _runs_on): a PDF or hard-wrapped text
+    cuts "our Practice Manager, Sarah\nOkafor" mid-name.
     """
     newlines = [m.start() for m in _NEWLINE.finditer(text, start, end)]
     if not newlines:
         return []
     lines = list(zip([start, *(n + 1 for n in newlines)], [*newlines, end], strict=True))
-    width = max(len(text[a:b].rstrip()) for a, b in lines)
+    # Only the characters either side of each break matter; slicing would be quadratic.
+    sides = [_sides(text, position, start, end) for position in newlines]
+    lengths = [len(text[a:b].strip()) for a, b in lines]
+    # How the paragraph's long lines of prose (not headings, not table rows) go on.
+    prose = [
+        after
+        for (before, after), length, (a, b) in zip(sides, lengths, lines, strict=False)
+        if before.isalnum() and length >= MIN_WRAPPED_CHARS and not _COLUMN_GAP.search(text, a, b)
+    ]
+    lower = sum(after.islower() for after in prose)
+    upper = sum(after.isupper() for after in prose)
+    width = max(lengths)
     breaks = []
-    for i, position in enumerate(newlines):
-        # Only the characters either side matter; slicing the line would be quadratic.
-        before, after = position - 1, position + 1
-        while before >= start and text[before].isspace():
-            before -= 1
-        while after < end and text[after] in " \t":
-            after += 1
-        if before < start or after >= end or not (text[before].isalnum() or text[before] == ","):
+    for i, (position, (before, after)) in enumerate(zip(newlines, sides, strict=True)):
+        if not (before.isalnum() or before == ",") or not after:
             breaks.append(position)
             continue
-        if text[after].islower():
+        if after.islower():
             continue
         # "up to\n500 euros": a number carries on a lower-case line, unless it starts a
         # numbered list item ("1. ", "2) ").
-        if text[before].islower() and text[after].isdigit():
-            if not _LIST_NUMBER.match(text, after, end):
+        if before.islower() and after.isdigit():
+            if not _LIST_NUMBER.match(text, position + 1 + _indent(text, position + 1, end), end):
                 continue
-        elif text[after].isupper() and _runs_on(text, lines[i], lines[i + 1], width):
+        elif after.isupper() and lower >= upper and _runs_on(text, lines[i], lines[i + 1], width):
             continue
         breaks.append(position)
     return breaks
 
 
+def _sides(text: str, position: int, start: int, end: int) -> tuple[str, str]:
+    """The characters around a line break, white space skipped ("" at the paragraph's edge)."""
+    before, after = position - 1, position + 1
+    while before >= start and text[before].isspace():
+        before -= 1
+    while after < end and text[after] in " \t":
+        after += 1
+    return (text[before] if before >= start else ""), (text[after] if after < end else "")
+
+
+def _indent(text: str, position: int, end: int) -> int:
+    """Spaces and tabs at `position`."""
+    count = 0
+    while position + count < end and text[position + count] in " \t":
+        count += 1
+    return count
+
+
 def _runs_on(text: str, line: Span, following: Span, width: int) -> bool:
-    """Whether a line that a capital follows is wrapped prose: full width, not a heading
-    or table row, and neither it nor the next line is a row of aligned columns."""
+    """Whether a line that a capital follows is wrapped prose: the next line's first word
+    would not have fitted on it (the paragraph's longest line is the width, FULL_LINE of
+    it counts as full), it is no
+    heading or table row, and neither it nor the next line is a row of aligned columns."""
     own = text[line[0] : line[1]].strip()
+    next_word = text[following[0] : following[1]].split(maxsplit=1)[:1]
     return (
-        len(own) >= max(MIN_WRAPPED_CHARS, WRAPPED_SHARE * width)
+        len(own) >= MIN_WRAPPED_CHARS
+        and len(own) + 1 + len(next_word[0] if next_word else "") > FULL_LINE * width
         and not own.startswith(("#", "|"))
         and _COLUMN_GAP.search(own) is None
         and _COLUMN_GAP.search(text, following[0], following[1]) is None
@@ -125,7 +158,11 @@ def _sentences_in(text: str, start: int, end: int) -> list[Span]:
         following = text[match.end() : match.end() + 1]
         if following and following.islower():
             continue  # "e.g. this", "approx. five": not a sentence end
-        if _LIST_NUMBER.fullmatch(text[cut : match.end()].strip() + " "):
+        # Only a short stretch can be a list number; slicing a long one at every skipped
+        # full stop ("Fig. 1 and Fig. 2 and ...") would be quadratic.
+        if match.end() - cut <= 12 and _LIST_NUMBER.fullmatch(
+            text[cut : match.end()].strip() + " "
+        ):
             continue  # "1. Buy it": a list item's number, not a sentence
         if _abbreviated(text, cut, match.start(), match.group(), following):
             continue  # "Dr. Hart", "Fig. 3": an abbreviation, not a sentence end
@@ -142,7 +179,7 @@ def _abbreviated(text: str, start: int, stop: int, ending: str, following: str) 
     word = text[max(start, stop - 12) : stop].split()[-1:]
     if not word:
         return False
-    abbreviation = word[0].lstrip("([\"'“‘").lower()
+    abbreviation = word[0].lstrip("([\"'“‘")
     if abbreviation in _BEFORE_ANYTHING:
         return True
     if abbreviation in _BEFORE_NAMES:
