@@ -175,23 +175,38 @@ def _candidates(text: str) -> list[Span]:
     headers = {spans[i] for i, (s, e) in enumerate(spans[1:]) if _TABLE_RULE.fullmatch(text[s:e])}
     # A table's rule ("|---|---|") holds no words: never a highlight.
     sentences = [(s, e) for s, e in spans if _WORD.search(text[s:e])]
-    prose = [(s, e) for s, e in sentences if (s, e) not in headers and _is_prose(text[s:e])]
+    # A plain-text table's row: aligned columns, on a line next to another such line (one
+    # alone, "4.2  Service intervals", is a heading with a wide gap, as PDFs set them).
+    columned = [_cells(text[s:e]) >= 2 for s, e in sentences]
+    rows = {
+        span
+        for i, span in enumerate(sentences)
+        if columned[i] and any(columned[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences))
+    }
+    prose = [
+        span
+        for span in sentences
+        if span not in headers and (span in rows or _is_prose(text[span[0] : span[1]]))
+    ]
     return prose or sentences
 
 
+def _cells(line: str) -> int:
+    """Cells holding words in a line of a plain-text table (columns apart by two spaces
+    or more, or a tab): 1 for any other line."""
+    return sum(bool(_WORD.search(cell)) for cell in _COLUMN_GAP.split(line.strip()))
+
+
 def _is_table_row(line: str) -> bool:
-    """A table row with at least two cells holding words: Markdown's (opening with "|"),
-    or plain text's, its columns aligned by runs of spaces or tabs."""
-    if line.lstrip().startswith("|"):
-        cells = line.strip().strip("|").split("|")
-    else:
-        cells = _COLUMN_GAP.split(line.strip())
-    return sum(bool(_WORD.search(c)) for c in cells) >= 2
+    """A Markdown table row (opening with "|") with at least two cells holding words."""
+    cells = line.strip().strip("|").split("|")
+    return line.lstrip().startswith("|") and sum(bool(_WORD.search(c)) for c in cells) >= 2
 
 
 def _is_prose(sentence: str) -> bool:
     """Whether the sentence can state an answer: a sentence of prose, a list item or line
-    that gives a value ("- Max torque: 80 Nm"), or a table's row; not a heading or label."""
+    that gives a value ("- Max torque: 80 Nm"), or a Markdown table's row; not a heading
+    or label."""
     if sentence.startswith("#"):
         return False  # a Markdown heading
     if _LABELLED_VALUE.match(sentence) or _is_table_row(sentence):

@@ -174,6 +174,13 @@ def test_a_list_item_or_table_row_that_gives_the_value_is_highlighted(
         ("Which bits does the X200 chuck accept?", SPEC_TABLE, "| Chuck | 10 mm keyless |"),
         # A plain-text table's row, its columns lined up with spaces.
         ("What does the X200 weigh?", PLAIN_TABLE, "Weight          1.4 kg      1.9 kg"),
+        # A numbered heading set with a wide gap is no table row.
+        (
+            "What are the service intervals?",
+            "Servicing the pump\n\n4.2  Service intervals\n"
+            "The pump must be serviced by a certified technician every twelve months.",
+            "The pump must be serviced by a certified technician every twelve months.",
+        ),
     ]
     for question, text, answer in cases:
         vector = embedder.embed([question])[0]
