@@ -26,9 +26,11 @@ from starlette.datastructures import UploadFile as FormFile
 
 from service import __version__
 from service.config import Settings
+from service.documents import scan_corpus
 from service.embedding import Embedder
 from service.errors import (
     BadFileName,
+    CorpusNotFound,
     DocumentNotFound,
     FileExists,
     FileTooLarge,
@@ -260,9 +262,10 @@ class _State:
                 waiting = _waiting_for_documents(settings)
                 if waiting is None:
                     self._failed(str(error))
-                elif waiting != self.waiting:
-                    logger.info("%s", waiting)  # no failure: a new corpus, filled as it goes
-                    self.waiting = waiting
+                else:
+                    if waiting != self.waiting:
+                        logger.info("%s", waiting)  # no failure: a new corpus, filled as it goes
+                    self.error, self.waiting = None, waiting
             except HereinError as error:
                 self._failed(str(error))
             except Exception as error:  # anything else must not leave /readyz "loading" forever
@@ -278,7 +281,7 @@ class _State:
         # Logged once, not at every retry.
         if error != self.error:
             logger.error("index not loaded: %s", error, exc_info=trace)
-        self.error = error
+        self.error, self.waiting = error, None
 
     def follow(self, settings: Settings) -> None:
         if self.live is not None:
@@ -286,8 +289,15 @@ class _State:
 
 
 def _waiting_for_documents(settings: Settings) -> str | None:
-    """What a server with no index yet waits for, when uploads or --watch can fill its
-    corpus; None when nothing can (then the missing index is an error)."""
+    """What a server with no index yet waits for, when its corpus is empty and uploads or
+    --watch can fill it; None otherwise (then the missing index is an error: a corpus with
+    files is built before serving, so its index is elsewhere or was removed)."""
+    try:
+        files, _ = scan_corpus(settings.corpus_dir)
+    except CorpusNotFound:
+        files = []
+    if files:
+        return None
     ways = ["upload one (POST /v1/documents)"] if settings.admin_token else []
     if settings.watch:
         ways.append(f"drop files into {settings.corpus_dir}")

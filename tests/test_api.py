@@ -239,6 +239,17 @@ def test_readyz_on_an_empty_corpus_says_how_to_add_the_first_documents(tmp_path:
         asked = client.post("/v1/ask", json={"question": "soil"})
         assert asked.status_code == 503
         assert asked.json()["detail"].startswith("No documents indexed yet")
+    # A corpus with files has its index built before serving: none means a wrong or
+    # removed index folder, which no upload fixes.
+    (tmp_path / "corpus" / "notes.md").write_text("Some notes.")
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").json()["status"] == "loading":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        body = client.get("/readyz").json()
+        assert body["status"] == "error"
+        assert "run `herein build` first" in body["detail"]
 
 
 def test_a_server_started_before_the_first_build_serves_it_once_it_appears(
