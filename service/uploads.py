@@ -30,6 +30,9 @@ MAX_BATCH_FILES = 100
 _PART_OVERHEAD = 4096
 # The longest file name, in bytes, that common filesystems (ext4, xfs, apfs) take.
 _NAME_MAX = 255
+# The longest folder path an upload may ask for, in bytes (Linux's PATH_MAX is 4,096,
+# and the corpus's own path and the file name come on top).
+_PATH_MAX = 1024
 
 
 def check_request_size(content_length: int, max_bytes: int) -> None:
@@ -72,10 +75,7 @@ def save_uploads(
         raise BadFileName("No files in the upload")
     parts = _folder_parts(folder)
     destination = corpus_dir.joinpath(*parts)
-    if not destination.resolve().is_relative_to(corpus_dir.resolve()):
-        raise BadFileName(f"Folder {folder!r} resolves outside the corpus")
-    if destination.exists() and not destination.is_dir():
-        raise BadFileName(f"Folder {folder!r} is a file in the corpus")
+    _check_folder(corpus_dir, parts, folder)
     targets = [_target(destination, upload, max_bytes, overwrite) for upload in uploads]
     # One name to the filesystems that fold case or Unicode forms (macOS, Windows).
     keys = [unicodedata.normalize("NFC", upload.name).casefold() for upload in uploads]
@@ -87,10 +87,13 @@ def save_uploads(
     made = [
         corpus_dir.joinpath(*parts[:depth])
         for depth in range(1, len(parts) + 1)
-        if not corpus_dir.joinpath(*parts[:depth]).exists()
+        if not os.path.lexists(corpus_dir.joinpath(*parts[:depth]))
     ]
-    destination.mkdir(parents=True, exist_ok=True)
     try:
+        try:
+            destination.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BadFileName(f"Cannot make folder {folder!r}: {error.strerror}") from None
         for upload in uploads:
             # Hidden while partial (the corpus scan and the watcher ignore dot-names), and
             # unique, so uploads running at once never write into each other's file.
@@ -187,6 +190,21 @@ def _folder_parts(folder: str) -> list[str]:
         if len(os.fsencode(part)) > _NAME_MAX:
             raise BadFileName(f"Folder name {part!r} is too long: at most {_NAME_MAX} bytes")
     return parts
+
+
+def _check_folder(corpus_dir: Path, parts: list[str], folder: str) -> None:
+    """Raise BadFileName unless each part of the folder that exists is a real folder: not a
+    file, and not a link (the index names files by the path it walks, never through a
+    link to a folder, so a source written through one would name no document)."""
+    if len(os.fsencode("/".join(parts))) > _PATH_MAX:
+        raise BadFileName(f"Folder {folder[:40]!r}... is too long: at most {_PATH_MAX} bytes")
+    for depth in range(1, len(parts) + 1):
+        path = corpus_dir.joinpath(*parts[:depth])
+        shown = "/".join(parts[:depth])
+        if path.is_symlink():
+            raise BadFileName(f"Folder {shown!r} is a link in the corpus; upload to its target")
+        if os.path.lexists(path) and not path.is_dir():
+            raise BadFileName(f"Folder {shown!r} is a file in the corpus")
 
 
 def _target(corpus_dir: Path, upload: Upload, max_bytes: int, overwrite: bool) -> Path:

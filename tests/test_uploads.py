@@ -117,7 +117,10 @@ def test_uploads_go_into_a_folder_that_is_made_for_them_and_can_be_replaced_ther
 
 
 def test_a_bad_folder_or_a_failed_batch_leaves_no_folder_behind(corpus: Path) -> None:
-    for folder in ("../out", "a/../../out", ".hidden", "a\\b", "kept.txt"):
+    (corpus / "reports").mkdir()
+    (corpus / "alias").symlink_to(corpus / "reports")
+    bad = ("../out", "a/../../out", ".hidden", "a\\b", "kept.txt", "kept.txt/sub", "alias/x")
+    for folder in (*bad, "a/" * 600):
         with pytest.raises(BadFileName, match=r"[Ff]older"):
             save_uploads(corpus, [_upload("a.md", b"text")], 1000, folder=folder)
     # The second file cannot be read: the folders made for the batch go with it.
@@ -126,4 +129,5 @@ def test_a_bad_folder_or_a_failed_batch_leaves_no_folder_behind(corpus: Path) ->
             corpus, [_upload("a.md", b"text"), _upload("b.txt", b"\xff\xfe\x00")], 1000,
             folder="new/deeper",
         )  # fmt: skip
-    assert _files(corpus) == {"kept.txt": b"kept"}
+    assert sorted(p.name for p in corpus.iterdir()) == ["alias", "kept.txt", "reports"]
+    assert list((corpus / "reports").iterdir()) == []
