@@ -207,16 +207,21 @@ def test_api_key_guards_every_v1_route(garden: tuple[Path, Path], searcher: Sear
         assert client.get("/healthz").status_code == 200
 
 
+def _readiness_once_loaded(client: TestClient) -> dict[str, object]:
+    """/readyz's body once the model has loaded and the index has been looked for."""
+    deadline = time.monotonic() + 60
+    while (body := client.get("/readyz").json())["status"] == "loading":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    return dict(body)
+
+
 def test_readyz_is_503_until_an_index_loads(tmp_path: Path) -> None:
     settings = Settings(corpus_dir=tmp_path, index_dir=tmp_path / "missing")
     with TestClient(create_app(settings)) as client:
         assert client.get("/readyz").status_code == 503
         assert client.post("/v1/ask", json={"question": "soil"}).status_code == 503
-        deadline = time.monotonic() + 60
-        while client.get("/readyz").json()["status"] == "loading":
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        body = client.get("/readyz").json()
+        body = _readiness_once_loaded(client)
         assert body["status"] == "error"
         assert "run `herein build` first" in body["detail"]
 
@@ -227,11 +232,7 @@ def test_readyz_on_an_empty_corpus_says_how_to_add_the_first_documents(tmp_path:
         corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", admin_token="s", watch=True
     )
     with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/readyz").json()["status"] == "loading":
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        assert client.get("/readyz").json() == {
+        assert _readiness_once_loaded(client) == {
             "status": "waiting",
             "detail": "No documents indexed yet: upload one (POST /v1/documents) or drop "
             f"files into {tmp_path / 'corpus'}, and the index is built then",
@@ -243,11 +244,7 @@ def test_readyz_on_an_empty_corpus_says_how_to_add_the_first_documents(tmp_path:
     # removed index folder, which no upload fixes.
     (tmp_path / "corpus" / "notes.md").write_text("Some notes.")
     with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/readyz").json()["status"] == "loading":
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        body = client.get("/readyz").json()
+        body = _readiness_once_loaded(client)
         assert body["status"] == "error"
         assert "run `herein build` first" in body["detail"]
 
