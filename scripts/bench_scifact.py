@@ -62,6 +62,7 @@ def tune(
             f" k={choice.rrf_k}" if choice.fusion == "rrf" else f" w={choice.dense_weight}"
         )
         label += f" doc={choice.document_weight} year={choice.year_boost}"
+        label += f" code={choice.code_boost}"
         print(
             f"train hybrid {label:<38} nDCG@10 {ndcg:.4f}  ({time.perf_counter() - started:.0f}s)"
         )
@@ -116,7 +117,15 @@ def main() -> None:
         train,
         [replace(documents, year_boost=b) for b in (base.year_boost, 0.0)],
     )
-    best = replace(dated, highlighted=base.highlighted)
+    # Claims do name codes (genes, proteins: "IL-6"), which many titles name too: the code
+    # boost, meant for model numbers in manuals ("CS101" against "CS102"), is sized here.
+    coded = tune(
+        remembering,
+        index_dir,
+        train,
+        [replace(dated, code_boost=b) for b in (0.0, 0.1, 0.2)],
+    )
+    best = replace(coded, highlighted=base.highlighted)
 
     # 2. Second-stage rescoring, on train: the highlighted passages (as many as the
     # default highlights) re-ordered by their score plus a weight times their best

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     # Lift for passages about a year the question names (see Retrieval).
     year_boost: float = Field(default=0.2, ge=0)
     # Lift for passages whose title or headings name a code the question names (see Retrieval).
-    code_boost: float = Field(default=0.2, ge=0)
+    code_boost: float = Field(default=0.1, ge=0)
     candidates: int = Field(default=100, ge=1, le=1000)
     # `answer_found` is true when the best passage's confidence (its cosine similarity
     # with the question) reaches this.

@@ -129,7 +129,7 @@ class Retrieval:
     # Hybrid only: likewise for a code or model number the question names ("CS101",
     # "X200"): passages whose title or headings name it move up by this share, so the
     # X200 manual beats the X300's "unlike the X200". 0 turns it off.
-    code_boost: float = 0.2
+    code_boost: float = 0.1
     # Chunks each signal contributes before fusion (at least k).
     candidates: int = 100
     # `answer_found` when the best passage's confidence reaches this.
