@@ -89,7 +89,8 @@ def _line_breaks(text: str, start: int, end: int) -> list[int]:
         return []
     lines = list(zip([start, *(n + 1 for n in newlines)], [*newlines, end], strict=True))
     # Only the characters either side of each break matter; slicing would be quadratic.
-    sides = [_sides(text, position, start, end) for position in newlines]
+    around = [_around(text, position, start, end) for position in newlines]
+    sides = [(text[b] if b >= start else "", text[a] if a < end else "") for b, a in around]
     lengths = [len(text[a:b].strip()) for a, b in lines]
     # How the paragraph's long lines of prose (not headings, not table rows) go on.
     prose = [
@@ -101,7 +102,9 @@ def _line_breaks(text: str, start: int, end: int) -> list[int]:
     upper = sum(after.isupper() for after in prose)
     width = max(lengths)
     breaks = []
-    for i, (position, (before, after)) in enumerate(zip(newlines, sides, strict=True)):
+    for i, (position, (before, after), (_, at)) in enumerate(
+        zip(newlines, sides, around, strict=True)
+    ):
         if not (before.isalnum() or before == ",") or not after:
             breaks.append(position)
             continue
@@ -110,7 +113,7 @@ def _line_breaks(text: str, start: int, end: int) -> list[int]:
         # "up to\n500 euros": a number carries on a lower-case line, unless it starts a
         # numbered list item ("1. ", "2) ").
         if before.islower() and after.isdigit():
-            if not _LIST_NUMBER.match(text, position + 1 + _indent(text, position + 1, end), end):
+            if not _LIST_NUMBER.match(text, at, end):
                 continue
         elif after.isupper() and lower >= upper and _runs_on(text, lines[i], lines[i + 1], width):
             continue
@@ -118,22 +121,15 @@ def _line_breaks(text: str, start: int, end: int) -> list[int]:
     return breaks
 
 
-def _sides(text: str, position: int, start: int, end: int) -> tuple[str, str]:
-    """The characters around a line break, white space skipped ("" at the paragraph's edge)."""
+def _around(text: str, position: int, start: int, end: int) -> tuple[int, int]:
+    """Where the characters around a line break are, white space skipped: before it
+    (start - 1 at the paragraph's start) and after it (end at its end)."""
     before, after = position - 1, position + 1
     while before >= start and text[before].isspace():
         before -= 1
     while after < end and text[after] in " \t":
         after += 1
-    return (text[before] if before >= start else ""), (text[after] if after < end else "")
-
-
-def _indent(text: str, position: int, end: int) -> int:
-    """Spaces and tabs at `position`."""
-    count = 0
-    while position + count < end and text[position + count] in " \t":
-        count += 1
-    return count
+    return before, after
 
 
 def _runs_on(text: str, line: Span, following: Span, width: int) -> bool:
