@@ -6,7 +6,7 @@ sentence that best answers the question and a confidence that decides `answer_fo
 """
 
 import time
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from pathlib import Path
 
 import numpy as np
@@ -200,24 +200,24 @@ class Searcher:
             fused = fuse_reciprocal_rank(dense, keyword, self.retrieval.rrf_k)
         else:
             fused = fuse_weighted(dense, keyword, self.retrieval.dense_weight)
+        # Lifts for passages about what the question names: the years (see _label_years)
+        # and the codes (in the title or a heading) it names.
         codes = [loosely(code) for code in identifiers(question) if identifier_kind(code) == "code"]
-        if (dated and self.retrieval.year_boost) or (codes and self.retrieval.code_boost):
+        lifts: list[tuple[float, Callable[[str], bool]]] = []
+        if dated and self.retrieval.year_boost:
+            lifts.append(
+                (self.retrieval.year_boost, lambda label: bool(dated & _label_years(label)))
+            )
+        if codes and self.retrieval.code_boost:
+            lifts.append(
+                (self.retrieval.code_boost, lambda label: any(c.search(label) for c in codes))
+            )
+        if lifts:
             rows = list(fused)
             labels = self.index.labels(rows)
-            if dated and self.retrieval.year_boost:
-                named = {
-                    row
-                    for row, label in zip(rows, labels, strict=True)
-                    if dated & _label_years(label)
-                }
-                fused = boost(fused, named, self.retrieval.year_boost)
-            if codes and self.retrieval.code_boost:
-                named = {
-                    row
-                    for row, label in zip(rows, labels, strict=True)
-                    if any(code.search(label) for code in codes)
-                }
-                fused = boost(fused, named, self.retrieval.code_boost)
+            for share, about in lifts:
+                named = {row for row, label in zip(rows, labels, strict=True) if about(label)}
+                fused = boost(fused, named, share)
         return _best_first(fused), dense
 
     def _distinct(self, ranked: list[tuple[int, float]], k: int) -> list[StoredChunk]:
