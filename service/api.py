@@ -292,16 +292,16 @@ def _waiting_for_documents(settings: Settings) -> str | None:
     """What a server with no index yet waits for, when its corpus is empty and uploads or
     --watch can fill it; None otherwise (then the missing index is an error: a corpus with
     files is built before serving, so its index is elsewhere or was removed)."""
+    ways = ["upload one (POST /v1/documents)"] if settings.admin_token else []
+    if settings.watch:
+        ways.append(f"drop files into {settings.corpus_dir}")
+    if not ways:
+        return None  # known without walking the corpus, at every retry
     try:
         files, _ = scan_corpus(settings.corpus_dir)
     except CorpusNotFound:
         files = []
     if files:
-        return None
-    ways = ["upload one (POST /v1/documents)"] if settings.admin_token else []
-    if settings.watch:
-        ways.append(f"drop files into {settings.corpus_dir}")
-    if not ways:
         return None
     return f"No documents indexed yet: {' or '.join(ways)}, and the index is built then"
 
