@@ -75,7 +75,7 @@ def save_uploads(
         raise BadFileName("No files in the upload")
     parts = _folder_parts(folder)
     destination = corpus_dir.joinpath(*parts)
-    _check_folder(corpus_dir, parts, folder)
+    made = _folders_to_make(corpus_dir, parts, folder)
     targets = [_target(destination, upload, max_bytes, overwrite) for upload in uploads]
     # One name to the filesystems that fold case or Unicode forms (macOS, Windows).
     keys = [unicodedata.normalize("NFC", upload.name).casefold() for upload in uploads]
@@ -84,11 +84,6 @@ def save_uploads(
             raise BadFileName(f"The batch names {upload.name!r} more than once (ignoring case)")
     temporaries: list[Path] = []
     placed: list[tuple[Path, Path | None]] = []
-    made = [
-        corpus_dir.joinpath(*parts[:depth])
-        for depth in range(1, len(parts) + 1)
-        if not os.path.lexists(corpus_dir.joinpath(*parts[:depth]))
-    ]
     try:
         try:
             destination.mkdir(parents=True, exist_ok=True)
@@ -192,19 +187,24 @@ def _folder_parts(folder: str) -> list[str]:
     return parts
 
 
-def _check_folder(corpus_dir: Path, parts: list[str], folder: str) -> None:
-    """Raise BadFileName unless each part of the folder that exists is a real folder: not a
-    file, and not a link (the index names files by the path it walks, never through a
-    link to a folder, so a source written through one would name no document)."""
+def _folders_to_make(corpus_dir: Path, parts: list[str], folder: str) -> list[Path]:
+    """The folders of the path that do not exist yet, outermost first; raises BadFileName
+    unless each that exists is a real folder: not a file, and not a link (the index names
+    files by the path it walks, never through a link to a folder, so a source written
+    through one would name no document)."""
     if len(os.fsencode("/".join(parts))) > _PATH_MAX:
         raise BadFileName(f"Folder {folder[:40]!r}... is too long: at most {_PATH_MAX} bytes")
+    missing = []
     for depth in range(1, len(parts) + 1):
         path = corpus_dir.joinpath(*parts[:depth])
         shown = "/".join(parts[:depth])
         if path.is_symlink():
             raise BadFileName(f"Folder {shown!r} is a link in the corpus; upload to its target")
-        if os.path.lexists(path) and not path.is_dir():
+        if not os.path.lexists(path):
+            missing.append(path)
+        elif not path.is_dir():
             raise BadFileName(f"Folder {shown!r} is a file in the corpus")
+    return missing
 
 
 def _target(corpus_dir: Path, upload: Upload, max_bytes: int, overwrite: bool) -> Path:
