@@ -1,6 +1,7 @@
-"""The rules that say not found whatever the confidence: a price none gives, a year none names."""
+"""The rules that say not found whatever the confidence: a price none gives, a year or a
+model none names."""
 
-from service.answerable import lacks_asked_price, lacks_named_year
+from service.answerable import lacks_asked_price, lacks_named_model, lacks_named_year
 
 
 def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
@@ -40,3 +41,23 @@ def test_a_question_naming_a_year_needs_a_text_that_names_it() -> None:
     assert not lacks_named_year("What was revenue in 2024?", ["Revenue in FY2024 was 5m."])
     # A number that is no year, or a year inside a code, asks for no year.
     assert not lacks_named_year("Is the E-2021 error serious?", [report])
+
+
+def test_a_model_no_text_names_is_missing_when_its_series_titles_the_texts() -> None:
+    a7 = ("Aerotherm A7: Manual\nSpecifications", "The A7 weighs 38 kg.")
+    asked = [
+        lacks_named_model(question, ["\n".join(pair) for pair in texts], [lab for lab, _ in texts])
+        for question, texts in [
+            ("How heavy is the Aerotherm A9?", [a7]),
+            ("How heavy is the A7?", [a7]),
+            # Written another way, it is the same model.
+            ("How heavy is the a-7?", [a7]),
+            # A variant of a titled model is no other model of its series.
+            ("How many A7s fit on a pallet?", [a7]),
+            # A name no label's series shares: a gene, a part, a spelling the text avoids.
+            ("Does IL-33 drive the response?", [a7]),
+            # Only labels tell the series: a text merely naming a sibling does not.
+            ("Is the B2 quieter?", [("Manual", "Unlike the B1, it has a fan.")]),
+        ]
+    ]
+    assert asked == [True, False, False, False, False, False]

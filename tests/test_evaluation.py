@@ -106,7 +106,8 @@ def test_a_question_whose_passages_lack_the_asked_answer_is_not_found_at_any_thr
 
 
 # Regression gates: figures measured when the written sets were added (hybrid, defaults):
-# seed hit@1 1.0; multidoc hit@1 0.84, hit@5 1.0, not-found recall 4/8 (precision 1.0).
+# seed hit@1 1.0; multidoc hit@1 0.84, hit@5 1.0, not-found recall 4/8 (precision 1.0),
+# 5/9 since the set asks for a model its catalogue lacks.
 # A drop below these fails the suite.
 def test_seed_qa_set_keeps_its_quality(seed_searcher: Searcher) -> None:
     dataset = load_qa(DATA / "seed_hybrid_qa.jsonl")
@@ -117,14 +118,15 @@ def test_seed_qa_set_keeps_its_quality(seed_searcher: Searcher) -> None:
 
 def test_multidoc_qa_set_keeps_its_quality(multidoc_searcher: Searcher) -> None:
     dataset = load_qa(DATA / "multidoc_qa.jsonl")
-    assert sum(not q.answerable for q in dataset.queries) == 8
+    assert sum(not q.answerable for q in dataset.queries) == 9
     [report] = evaluate(multidoc_searcher, dataset, ["hybrid"], depth=10)
     # 23 of 25 since a year or a model in the question lifts the document titled with it.
     assert report.metrics["hit@1"] >= 0.92
     assert report.metrics["hit@5"] == 1.0
     assert report.metrics["highlight on gold@1"] == 1.0  # 23 of 23
-    # 4 of 8 since price questions need an amount of money ("What does the X300 cost?").
-    assert report.metrics["not-found recall"] >= 4 / 8
+    # 5 of 9 since price questions need an amount of money ("What does the X300 cost?")
+    # and a model no manual names is missing when its series' manuals answer ("X400").
+    assert report.metrics["not-found recall"] >= 5 / 9
     assert report.metrics["not-found precision"] == 1.0
 
 
