@@ -2,9 +2,11 @@
 
 import io
 import os
+import tempfile
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,3 +133,24 @@ def test_a_bad_folder_or_a_failed_batch_leaves_no_folder_behind(corpus: Path) ->
         )  # fmt: skip
     assert sorted(p.name for p in corpus.iterdir()) == ["alias", "kept.txt", "reports"]
     assert list((corpus / "reports").iterdir()) == []
+
+
+def test_an_upload_into_a_folder_a_delete_just_emptied_makes_it_again(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (corpus / "reports").mkdir()
+    (corpus / "reports" / "old.md").write_bytes(b"old")
+    made = tempfile.mkstemp
+
+    def delete_first(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        # The delete of the folder's last file lands between the upload's mkdir and
+        # its first temporary file, and removes the folder it leaves empty.
+        monkeypatch.setattr(tempfile, "mkstemp", made)
+        remove_document(corpus, "reports/old.md")
+        return made(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", delete_first)
+    assert save_uploads(corpus, [_upload("new.md", b"new")], 100, folder="reports") == [
+        "reports/new.md"
+    ]
+    assert sorted(p.name for p in (corpus / "reports").iterdir()) == ["new.md"]
