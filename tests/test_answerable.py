@@ -24,9 +24,14 @@ def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
             ("Is the X300 cost-effective?", [manual]),
             ("Are visa fees covered?", ["Visa fees are reimbursed."]),
             ("How heavy is the X300?", [manual]),
+            ("What is the fee for the guide?", ["The guide is free-of-charge."]),
+            # "Free" that prices nothing: a compound, or a courtesy.
+            ("What does the X300 cost?", ["The X300 runs on lead-free cells."]),
+            ("What does the X300 cost?", ["Feel free to ask us about the X300."]),
+            ("What does the X300 cost?", ["The X300 is free-standing."]),
         ]
     ]
-    assert asked == [True, False, True] + [False] * 9
+    assert asked == [True, False, True] + [False] * 10 + [True] * 3
 
 
 def test_a_question_naming_a_year_needs_a_text_that_names_it() -> None:
