@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     highlighted: int = Field(default=5, ge=0, le=50)
     # Re-order the highlighted passages by score + this x their best sentence's cosine,
     # in units of the first-stage scores' spread (see Retrieval).
-    rescore_weight: float = Field(default=0.3, ge=0)
+    rescore_weight: float = Field(default=0.4, ge=0)
     # Where `herein eval` keeps the indexes it builds, one folder per corpus and settings.
     eval_cache_dir: Path = Path(".bench")
     # Generations kept on disk for `herein rollback`, the current one always among them.
