@@ -135,7 +135,7 @@ def test_long_document_qa_set_keeps_its_quality(tmp_path: Path, embedder: Embedd
     # and contradict each other on purpose; written by a helper who never saw the code.
     # Figures: hybrid nDCG@10 0.846, hit@1 22/30, hit@5 26/30, highlight on gold 18/22,
     # not-found recall 4/8 (a year, and a model's price, that no passage names);
-    # dense nDCG@10 0.777.
+    # dense nDCG@10 0.781.
     build_index(DATA / "longdocs", tmp_path / "index", embedder)
     dataset = load_qa(DATA / "longdocs_qa.jsonl")
     assert sum(not q.answerable for q in dataset.queries) == 8
