@@ -74,25 +74,46 @@ def lacks_named_model(question: str, texts: Sequence[str], labels: Sequence[str]
     from every text, is often a gene, a part or a spelling the texts write otherwise
     (63 of 809 SciFact train claims name one no abstract has; this rule fires on none).
     """
-    for model in MODEL_NUMBER.findall(question):
+    asked = [_parts(model) for model in MODEL_NUMBER.findall(question)]
+    # The labels' models, less those the question names itself ("Can the X300 replace
+    # an X200?" asked of the X300's manual).
+    titled = {
+        tuple(parts)
+        for label in labels
+        for parts in map(_parts, MODEL_NUMBER.findall(label))
+        if not any(_same_model(parts, own) for own in asked)
+    }
+    for model, parts in zip(MODEL_NUMBER.findall(question), asked, strict=True):
         named = loosely(model)
         if any(named.search(text) for text in texts):
             continue
-        if any(
-            _same_series(model, other) for label in labels for other in MODEL_NUMBER.findall(label)
-        ):
+        if any(_same_series(parts, list(other)) for other in titled):
             return True
     return False
 
 
-def _same_series(asked: str, other: str) -> bool:
+def _same_series(asked: list[str], other: list[str]) -> bool:
     """Whether `other` is another model of the asked one's series: the same letters in
-    the same order, other numbers, and not the asked model's own stem ("Scm3" for
-    "scm3-139", "X300" for "X300s")."""
-    asked_parts, other_parts = _parts(asked), _parts(other)
-    if asked_parts[: len(other_parts)] == other_parts:
+    the same order, other numbers, and not the asked model itself written otherwise
+    (see _same_model) nor its stem ("Scm3" for "scm3-139", "X300" for "X300s")."""
+    if _same_model(asked[: len(other)], other):
         return False
-    return [p for p in asked_parts if p.isalpha()] == [p for p in other_parts if p.isalpha()]
+    return [p for p in asked if p.isalpha()] == [p for p in other if p.isalpha()]
+
+
+def _same_model(one: list[str], other: list[str]) -> bool:
+    """Whether two models' parts may name one model: equal letters, and numbers equal
+    or one ending the other ("A07" for "A7", "FY2023" for "FY23"). Ending counts too:
+    to miss a sibling ("A17" for "A7") only leaves answer_found to the confidence."""
+    pairs = zip(one, other, strict=True)
+    return len(one) == len(other) and all(
+        a == b or (a.isdigit() and b.isdigit() and _ends(a, b)) for a, b in pairs
+    )
+
+
+def _ends(one: str, other: str) -> bool:
+    "Whether either number's digits, leading zeros dropped, end the other's"
+    return one.endswith(other.lstrip("0")) or other.endswith(one.lstrip("0"))
 
 
 def _parts(model: str) -> list[str]:

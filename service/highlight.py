@@ -31,13 +31,20 @@ _NUMBER_WORD = r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|tw
 _NUMBER = r"\d|" + _NUMBER_WORD
 _DURATION = r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|daily|weekly|monthly|annual(?:ly)?|every)\b"  # noqa: E501
 _DATE = r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|november|december|spring|summer|autumn|winter)\b"  # noqa: E501
-# "Free" as a price ("returns are free", "free of charge"), not in a compound
-# ("gravel-free runways", "free-standing") nor in "feel free to ask".
-_FREE = r"(?<!-)(?<!feel )\bfree\b(?!-(?!of-charge))"
+# "Free" as a price ("returns are free", "free of charge", "fee-free"), not in other
+# compounds ("gravel-free runways", "free-standing") nor in "feel free to ask".
+_DASH = "[-\u2010\u2011\u2012\u2013]"
+_PRICE_COMPOUND = rf"\b(?:fee|cost|charge|commission|toll|tax|duty|interest){_DASH}free\b"
+_FREE_ALONE = rf"(?<!{_DASH})(?<!feel\s)\bfree\b(?!{_DASH}(?!of{_DASH}(?:charge|cost)\b))"
+_FREE = f"{_PRICE_COMPOUND}|{_FREE_ALONE}"
 # An amount of money, or none asked: "€40", "1,200 euros", "ten dollars", "free of charge".
+# A figure starts where no digit goes before it: scanning from each digit of a long run
+# would take quadratic time.
 _MONEY = (
-    r"[$€£¥]\s?\d|(?:\d[\d,.]*|" + _NUMBER_WORD + r")\s?(?:[$€£¥]|(?:euros?|dollars?|pounds"
-    r"|pence|cents?|usd|eur|gbp|chf)\b)|" + _FREE + r"|\bno (?:extra )?(?:cost|charge)\b"
+    r"[$€£¥]\s?\d|(?:(?<![\d,.])\d[\d,.]*|" + _NUMBER_WORD + r")\s?(?:[$€£¥]|(?:euros?"
+    r"|dollars?|pounds|pence|cents?|usd|eur|gbp|chf)\b)|"
+    + _FREE
+    + r"|\bno (?:extra )?(?:cost|charge)\b"
 )
 # A question asking what something costs; not "Are visa fees covered?", whose answer
 # needs no amount, nor "cost-effective".

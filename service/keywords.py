@@ -115,6 +115,6 @@ def years(text: str) -> set[str]:
 
 def loosely(model: str) -> re.Pattern[str]:
     """A model number as a whole word, any case, with or without its inner separators:
-    "HX-90" finds "HX 90" and "hx90"."""
+    "HX-90" finds "HX 90", "HX\u201190" (a non-breaking hyphen) and "hx90"."""
     parts = re.findall(r"[A-Za-z]+|\d+", model)
-    return re.compile(r"(?<!\w)" + r"[-. ]?".join(parts) + r"(?!\w)", re.I)
+    return re.compile(r"(?<!\w)" + r"[-.\s\u2010-\u2013]?".join(parts) + r"(?!\w)", re.I)

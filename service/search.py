@@ -81,9 +81,10 @@ class Searcher:
         best sentence, whichever is higher; `answer_found` says whether the best
         confidence among the highlighted passages (the first `highlighted`, or the first
         one when highlights are off) reaches the threshold, unless they cannot answer
-        (see lacks_answer: no price for the model asked, a year none names). Highlighted
-        passages carry their best sentence as a highlight, add `rescore_weight` times its cosine (in
-        units of the first-stage scores' spread) to their score and are re-ordered by it.
+        (see lacks_answer: no price for the model asked, a year or a model none names).
+        Highlighted passages carry their best sentence as a highlight, add
+        `rescore_weight` times its cosine (in units of the first-stage scores' spread) to
+        their score and are re-ordered by it.
 
         Args:
             history: the conversation's earlier questions, newest last; a follow-up

@@ -25,13 +25,16 @@ def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
             ("Are visa fees covered?", ["Visa fees are reimbursed."]),
             ("How heavy is the X300?", [manual]),
             ("What is the fee for the guide?", ["The guide is free-of-charge."]),
+            ("What is the fee for ATM withdrawals?", ["ATM withdrawals are fee-free."]),
+            # A model number written with a non-breaking hyphen is the same model.
+            ("What does the X300 cost?", ["The X\u2011300 costs €5,900."]),
             # "Free" that prices nothing: a compound, or a courtesy.
             ("What does the X300 cost?", ["The X300 runs on lead-free cells."]),
-            ("What does the X300 cost?", ["Feel free to ask us about the X300."]),
-            ("What does the X300 cost?", ["The X300 is free-standing."]),
+            ("What does the X300 cost?", ["Feel\nfree to ask us about the X300."]),
+            ("What does the X300 cost?", ["The X300 is free\u2013standing."]),
         ]
     ]
-    assert asked == [True, False, True] + [False] * 10 + [True] * 3
+    assert asked == [True, False, True] + [False] * 12 + [True] * 3
 
 
 def test_a_question_naming_a_year_needs_a_text_that_names_it() -> None:
@@ -63,6 +66,11 @@ def test_a_model_no_text_names_is_missing_when_its_series_titles_the_texts() -> 
             ("Does IL-33 drive the response?", [a7]),
             # Only labels tell the series: a text merely naming a sibling does not.
             ("Is the B2 quieter?", [("Manual", "Unlike the B1, it has a fan.")]),
+            # A sibling the question names itself is no sign of a missing model.
+            ("Can an A9 replace the A7?", [a7]),
+            # Nor is the asked model written with other digits: padded, or a short year.
+            ("How heavy is the A07?", [a7]),
+            ("What was revenue in FY23?", [("Annual Report FY2023", "Revenue rose.")]),
         ]
     ]
-    assert asked == [True, False, False, False, False, False]
+    assert asked == [True] + [False] * 8
