@@ -94,7 +94,16 @@ def save_uploads(
             # unique, so uploads running at once never write into each other's file.
             # Ending in the file's own type, so that it is read as the build will read it.
             suffix = ".upload" + Path(upload.name).suffix
-            handle, name = _temporary(destination, suffix)
+            try:
+                handle, name = tempfile.mkstemp(dir=destination, prefix=".", suffix=suffix)
+            except FileNotFoundError:
+                # A delete of the folder's last file removed the folder since it was
+                # made or found: make it again (and remove it too if the batch fails).
+                # Once a temporary file is in it, a delete leaves it alone.
+                again = _folders_to_make(corpus_dir, parts, folder)
+                made = sorted({*made, *again}, key=lambda path: len(path.parts))
+                destination.mkdir(parents=True, exist_ok=True)
+                handle, name = tempfile.mkstemp(dir=destination, prefix=".", suffix=suffix)
             temporaries.append(Path(name))
             with os.fdopen(handle, "wb") as file:
                 upload.content.seek(0)
@@ -123,18 +132,6 @@ def save_uploads(
             if replaced is not None:
                 replaced.unlink(missing_ok=True)
     return ["/".join([*parts, upload.name]) for upload in uploads]
-
-
-def _temporary(folder: Path, suffix: str) -> tuple[int, str]:
-    """A new hidden file in the folder (mkstemp's handle and path), making the folder
-    again when a delete of its last file removed it since it was made."""
-    try:
-        return tempfile.mkstemp(dir=folder, prefix=".", suffix=suffix)
-    except FileNotFoundError:
-        # Once the first temporary file is in it, the folder is no longer empty and
-        # a delete leaves it alone.
-        folder.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=folder, prefix=".", suffix=suffix)
 
 
 def _check_readable(path: Path, name: str) -> None:

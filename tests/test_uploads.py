@@ -138,19 +138,26 @@ def test_a_bad_folder_or_a_failed_batch_leaves_no_folder_behind(corpus: Path) ->
 def test_an_upload_into_a_folder_a_delete_just_emptied_makes_it_again(
     corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (corpus / "reports").mkdir()
-    (corpus / "reports" / "old.md").write_bytes(b"old")
     made = tempfile.mkstemp
 
-    def delete_first(*args: Any, **kwargs: Any) -> tuple[int, str]:
-        # The delete of the folder's last file lands between the upload's mkdir and
-        # its first temporary file, and removes the folder it leaves empty.
-        monkeypatch.setattr(tempfile, "mkstemp", made)
-        remove_document(corpus, "reports/old.md")
-        return made(*args, **kwargs)
+    def upload_racing_a_delete(batch: list[Upload]) -> list[str]:
+        (corpus / "a" / "b").mkdir(parents=True)
+        (corpus / "a" / "b" / "old.md").write_bytes(b"old")
 
-    monkeypatch.setattr(tempfile, "mkstemp", delete_first)
-    assert save_uploads(corpus, [_upload("new.md", b"new")], 100, folder="reports") == [
-        "reports/new.md"
-    ]
-    assert sorted(p.name for p in (corpus / "reports").iterdir()) == ["new.md"]
+        def delete_first(*args: Any, **kwargs: Any) -> tuple[int, str]:
+            # The delete of the folder's last file lands between the upload's mkdir and
+            # its first temporary file, and removes the folders it leaves empty.
+            monkeypatch.setattr(tempfile, "mkstemp", made)
+            remove_document(corpus, "a/b/old.md")
+            return made(*args, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkstemp", delete_first)
+        return save_uploads(corpus, batch, 100, folder="a/b")
+
+    assert upload_racing_a_delete([_upload("new.md", b"new")]) == ["a/b/new.md"]
+    assert sorted(p.name for p in (corpus / "a" / "b").iterdir()) == ["new.md"]
+    remove_document(corpus, "a/b/new.md")
+    # A batch that then fails removes the folders it made again.
+    with pytest.raises(UnreadableUpload):
+        upload_racing_a_delete([_upload("new.md", b"new"), _upload("bad.txt", b"\xff\xfe\x00")])
+    assert sorted(p.name for p in corpus.iterdir()) == ["kept.txt"]
