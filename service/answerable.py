@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from service.highlight import ASKS_PRICE_PATTERN, MODEL_NUMBER, MONEY_PATTERN
-from service.keywords import identifier_kind, identifiers, loosely
+from service.keywords import identifier_kind, identifiers, loosely, model_parts
 from service.models import Passage
 
 _ANY_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -74,16 +74,17 @@ def lacks_named_model(question: str, texts: Sequence[str], labels: Sequence[str]
     from every text, is often a gene, a part or a spelling the texts write otherwise
     (63 of 809 SciFact train claims name one no abstract has; this rule fires on none).
     """
-    asked = [_parts(model) for model in MODEL_NUMBER.findall(question)]
+    models = MODEL_NUMBER.findall(question)
+    asked = [model_parts(model) for model in models]
     # The labels' models, less those the question names itself ("Can the X300 replace
     # an X200?" asked of the X300's manual).
     titled = {
         tuple(parts)
         for label in labels
-        for parts in map(_parts, MODEL_NUMBER.findall(label))
+        for parts in map(model_parts, MODEL_NUMBER.findall(label))
         if not any(_same_model(parts, own) for own in asked)
     }
-    for model, parts in zip(MODEL_NUMBER.findall(question), asked, strict=True):
+    for model, parts in zip(models, asked, strict=True):
         named = loosely(model)
         if any(named.search(text) for text in texts):
             continue
@@ -114,8 +115,3 @@ def _same_model(one: list[str], other: list[str]) -> bool:
 def _ends(one: str, other: str) -> bool:
     "Whether either number's digits, leading zeros dropped, end the other's"
     return one.endswith(other.lstrip("0")) or other.endswith(one.lstrip("0"))
-
-
-def _parts(model: str) -> list[str]:
-    "The model's runs of letters and of digits, lower-cased: 'HX-90s' -> ['hx', '90', 's']"
-    return re.findall(r"[a-z]+|\d+", model.lower())

@@ -116,5 +116,11 @@ def years(text: str) -> set[str]:
 def loosely(model: str) -> re.Pattern[str]:
     """A model number as a whole word, any case, with or without its inner separators:
     "HX-90" finds "HX 90", "HX\u201190" (a non-breaking hyphen) and "hx90"."""
-    parts = re.findall(r"[A-Za-z]+|\d+", model)
+    parts = model_parts(model)
     return re.compile(r"(?<!\w)" + r"[-.\s\u2010-\u2013]?".join(parts) + r"(?!\w)", re.I)
+
+
+def model_parts(model: str) -> list[str]:
+    """A model number's runs of ASCII letters and of digits, lower-cased, separators
+    dropped: "HX-90s" -> ["hx", "90", "s"]."""
+    return [part.lower() for part in re.findall(r"[A-Za-z]+|\d+", model)]
