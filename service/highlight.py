@@ -17,7 +17,7 @@ import numpy as np
 
 from service.chunking import PARAGRAPH_BREAK, split_sentences
 from service.embedding import Embedder, Vectors
-from service.keywords import identifiers
+from service.keywords import DASHES, identifiers
 
 Span = tuple[int, int]
 
@@ -33,7 +33,7 @@ _DURATION = r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|daily|we
 _DATE = r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|november|december|spring|summer|autumn|winter)\b"  # noqa: E501
 # "Free" as a price ("returns are free", "free of charge", "fee-free"), not in other
 # compounds ("gravel-free runways", "free-standing") nor in "feel free to ask".
-_DASH = "[-\u2010\u2011\u2012\u2013]"
+_DASH = f"[{DASHES}]"
 _PRICE_COMPOUND = rf"\b(?:fee|cost|charge|commission|toll|tax|duty|interest){_DASH}free\b"
 _FREE_ALONE = rf"(?<!{_DASH})(?<!feel\s)\bfree\b(?!{_DASH}(?!of{_DASH}(?:charge|cost)\b))"
 _FREE = f"{_PRICE_COMPOUND}|{_FREE_ALONE}"

@@ -43,6 +43,10 @@ _ENDINGS = (
 # "entre"), and so does a stem that ends like the ending begins ("floor" is no "flour").
 _MIN_STEM = 3
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+# The hyphen and the dashes a word may be joined or a code split with: "-", and
+# U+2010 to U+2013 (hyphen, non-breaking hyphen, figure dash, en dash). A character
+# class's body, hyphen first so that it stands for itself.
+DASHES = "-\u2010-\u2013"
 
 
 def query_terms(question: str) -> list[str]:
@@ -117,7 +121,7 @@ def loosely(model: str) -> re.Pattern[str]:
     """A model number as a whole word, any case, with or without its inner separators:
     "HX-90" finds "HX 90", "HX\u201190" (a non-breaking hyphen) and "hx90"."""
     parts = model_parts(model)
-    return re.compile(r"(?<!\w)" + r"[-.\s\u2010-\u2013]?".join(parts) + r"(?!\w)", re.I)
+    return re.compile(r"(?<!\w)" + rf"[{DASHES}.\s]?".join(parts) + r"(?!\w)", re.I)
 
 
 def model_parts(model: str) -> list[str]:
