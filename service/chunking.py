@@ -32,8 +32,10 @@ MIN_WRAPPED_CHARS = 40
 # A line counts as full past this share of the longest: in a proportional font, as PDFs
 # are set, the characters that fit a line vary by a word's length or so.
 FULL_LINE = 0.9
-# Aligned columns of a plain-text table: two spaces or a tab between words.
-_COLUMN_GAP = re.compile(r"\S(?: {2,}|\t)\S")
+# Between two columns of a plain-text table: two spaces or more, or a tab.
+COLUMN_GAP = re.compile(r" {2,}|\t")
+# Such a gap between words: indentation is none.
+_COLUMNS = re.compile(rf"\S(?:{COLUMN_GAP.pattern})\S")
 # Abbreviations whose full stop ends no sentence, as written (case counts: "Dr." is a
 # title, "CA." a state that may end one): always, before a name, before a number.
 _BEFORE_ANYTHING = frozenset({"approx", "ca", "cf", "vs", "viz", "e.g", "i.e"})
@@ -96,7 +98,7 @@ def _line_breaks(text: str, start: int, end: int) -> list[int]:
     prose = [
         after
         for (before, after), length, (a, b) in zip(sides, lengths, lines, strict=False)
-        if before.isalnum() and length >= MIN_WRAPPED_CHARS and not _COLUMN_GAP.search(text, a, b)
+        if before.isalnum() and length >= MIN_WRAPPED_CHARS and not _COLUMNS.search(text, a, b)
     ]
     lower = sum(after.islower() for after in prose)
     upper = sum(after.isupper() for after in prose)
@@ -135,16 +137,16 @@ def _around(text: str, position: int, start: int, end: int) -> tuple[int, int]:
 def _runs_on(text: str, line: Span, following: Span, width: int) -> bool:
     """Whether a line that a capital follows is wrapped prose: the next line's first word
     would not have fitted on it (the paragraph's longest line is the width, FULL_LINE of
-    it counts as full), it is no
-    heading or table row, and neither it nor the next line is a row of aligned columns."""
+    it counts as full), it is no heading or table row, and neither it nor the next line
+    is a row of aligned columns."""
     own = text[line[0] : line[1]].strip()
     next_word = text[following[0] : following[1]].split(maxsplit=1)[:1]
     return (
         len(own) >= MIN_WRAPPED_CHARS
         and len(own) + 1 + len(next_word[0] if next_word else "") > FULL_LINE * width
         and not own.startswith(("#", "|"))
-        and _COLUMN_GAP.search(own) is None
-        and _COLUMN_GAP.search(text, following[0], following[1]) is None
+        and _COLUMNS.search(own) is None
+        and _COLUMNS.search(text, following[0], following[1]) is None
     )
 
 

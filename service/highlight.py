@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from service.chunking import PARAGRAPH_BREAK, split_sentences
+from service.chunking import COLUMN_GAP, PARAGRAPH_BREAK, split_sentences
 from service.embedding import Embedder, Vectors
 from service.keywords import DASHES, identifiers
 
@@ -79,8 +79,6 @@ _WORD = re.compile(r"\w")
 MODEL_NUMBER = re.compile(r"(?<![\w.-])[A-Za-z][A-Za-z-]*\d[\w-]*")
 # "- Max torque: 80 Nm", "Weight: 1.9 kg": a short label, a colon, then a value.
 _LABELLED_VALUE = re.compile(r"\s*(?:[-*+]|\d+[.)])?\s*\**\w[^:\n]{0,40}:\**\s+\S")
-# Between two columns of a plain-text table: two spaces or more, or a tab.
-_COLUMN_GAP = re.compile(r" {2,}|\t")
 # A table's rule.
 _TABLE_RULE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*")
 
@@ -204,7 +202,7 @@ def _candidates(text: str) -> list[Span]:
 def _cells(line: str) -> int:
     """Cells holding words in a line of a plain-text table (columns apart by two spaces
     or more, or a tab): 1 for any other line."""
-    return sum(bool(_WORD.search(cell)) for cell in _COLUMN_GAP.split(line.strip()))
+    return sum(bool(_WORD.search(cell)) for cell in COLUMN_GAP.split(line.strip()))
 
 
 def _is_table_row(line: str) -> bool:
