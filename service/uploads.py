@@ -186,13 +186,12 @@ def _folder_parts(folder: str) -> list[str]:
     "reports/" is "reports"); raises BadFileName for "..", a dot-name or a backslash."""
     parts = folder.strip("/").split("/") if folder.strip("/") else []
     for part in parts:
-        if not part or part.startswith(".") or any(m in part for m in ("\\", "\0")):
+        if not _is_plain(part):
             raise BadFileName(
                 f"Bad folder {folder!r}: give a path under the corpus such as 'reports/2024', "
                 "without '..', dot-names or backslashes"
             )
-        if len(os.fsencode(part)) > _NAME_MAX:
-            raise BadFileName(f"Folder name {part!r} is too long: at most {_NAME_MAX} bytes")
+        _check_length(part, "Folder name")
     return parts
 
 
@@ -218,15 +217,9 @@ def _folders_to_make(corpus_dir: Path, parts: list[str], folder: str) -> list[Pa
 
 def _target(corpus_dir: Path, upload: Upload, max_bytes: int, overwrite: bool) -> Path:
     name = upload.name
-    if (
-        not name
-        or name in (".", "..")
-        or name.startswith(".")
-        or any(mark in name for mark in ("/", "\\", "..", "\0"))
-    ):
+    if not _is_plain(name) or any(mark in name for mark in ("/", "..")):
         raise BadFileName(f"Bad file name {name!r}: give a plain name, no folders or dot-names")
-    if len(os.fsencode(name)) > _NAME_MAX:
-        raise BadFileName(f"File name {name!r} is too long: at most {_NAME_MAX} bytes")
+    _check_length(name, "File name")
     suffix = Path(name).suffix.lower()
     if suffix not in CONTENT_TYPES:
         raise UnsupportedFileType(
@@ -245,3 +238,15 @@ def _target(corpus_dir: Path, upload: Upload, max_bytes: int, overwrite: bool) -
     if target.is_dir():
         raise BadFileName(f"{name!r} is a folder in the corpus")
     return target
+
+
+def _is_plain(name: str) -> bool:
+    """Whether a name may be an uploaded file's or folder's: not empty, not hidden (the
+    corpus scan skips dot-names; "." and ".." are among them), no backslash or NUL."""
+    return bool(name) and not name.startswith(".") and not any(m in name for m in ("\\", "\0"))
+
+
+def _check_length(name: str, kind: str) -> None:
+    """Raise BadFileName when the name is longer than a filesystem takes."""
+    if len(os.fsencode(name)) > _NAME_MAX:
+        raise BadFileName(f"{kind} {name!r} is too long: at most {_NAME_MAX} bytes")
