@@ -288,13 +288,20 @@ class _State:
             self.live.follow(settings.reload_seconds, self.stop)
 
 
+def ways_to_add_documents(settings: Settings) -> list[str]:
+    """How documents can reach the corpus of a running server: uploads (with an admin
+    token) and, with --watch, files dropped in; none without either."""
+    ways = ["upload one (POST /v1/documents)"] if settings.admin_token else []
+    if settings.watch:
+        ways.append(f"drop files into {settings.corpus_dir}")
+    return ways
+
+
 def _waiting_for_documents(settings: Settings) -> str | None:
     """What a server with no index yet waits for, when its corpus is empty and uploads or
     --watch can fill it; None otherwise (then the missing index is an error: a corpus with
     files is built before serving, so its index is elsewhere or was removed)."""
-    ways = ["upload one (POST /v1/documents)"] if settings.admin_token else []
-    if settings.watch:
-        ways.append(f"drop files into {settings.corpus_dir}")
+    ways = ways_to_add_documents(settings)
     if not ways:
         return None  # known without walking the corpus, at every retry
     try:

@@ -257,7 +257,7 @@ def serve(
     """
     import uvicorn
 
-    from service.api import create_app
+    from service.api import create_app, ways_to_add_documents
 
     settings = _settings(
         corpus_dir=corpus_dir, index_dir=index_dir, model=model, host=host, port=port, watch=watch
@@ -274,15 +274,14 @@ def serve(
         try:
             _build(settings, embedder)
         except EmptyCorpus as error:
-            if not (settings.admin_token or settings.watch):
+            ways = ways_to_add_documents(settings)
+            if not ways:
                 raise  # nothing could ever add a document: say so and stop
             # A new corpus filled by uploads or, with --watch, by dropping files in: the
             # server answers 503 until its first build, then serves it.
-            ways = ["POST /v1/documents"] if settings.admin_token else []
-            ways += ["files dropped into the corpus"] if settings.watch else []
             click.echo(
-                f"{error}; serving anyway: /readyz answers 503 until documents are added "
-                f"({' or '.join(ways)}) and built.",
+                f"{error}; serving anyway: {' or '.join(ways)}; /readyz answers 503 until "
+                "the first build.",
                 err=True,
             )
             del embedder  # the app loads its own in the background, as on a cold start
