@@ -3,7 +3,7 @@
 A sentence scores its cosine similarity with the question, embedded with the passage's
 title and heading as context (alone, "It takes three hours." is about nothing), plus a
 bonus when it holds the kind of thing the question asks for: a duration for "how long",
-a date for "when", a number for "how many", an amount of money for "what does it cost";
+a date, day or time for "when", a number for "how many", an amount of money for "what does it cost";
 and a bonus for naming the question's identifiers (codes, model numbers, years: "E-2011",
 "X300"), which embeddings barely tell apart ("E-2010" reads as close as "E-2011"). Two
 neighbouring sentences of a paragraph compete as one span, scored by their mean vector.
@@ -31,6 +31,8 @@ _NUMBER_WORD = r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|tw
 _NUMBER = r"\d|" + _NUMBER_WORD
 _DURATION = r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|daily|weekly|monthly|annual(?:ly)?|every)\b"  # noqa: E501
 _DATE = r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|november|december|spring|summer|autumn|winter)\b"  # noqa: E501
+# "When can I see Dr Hart?" -> "on Tuesdays from 14:00": a day of the week or a time of day.
+_DAY_OR_TIME = r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|noon|midnight|\d{1,2}:\d\d|\d{1,2}\s?[ap]\.?m\b\.?)"  # noqa: E501
 # "Free" as a price ("returns are free", "free of charge", "fee-free"), not in other
 # compounds ("gravel-free runways", "free-standing") nor in "feel free to ask".
 _DASH = f"[{DASHES}]"
@@ -59,8 +61,8 @@ _ANSWER_TYPES = [
     (
         r"(?:^|[.!?;:]\s)\W*(?:(?:and|but|so)\b\W*)?(?:(?:by|until|till|since)\s+)?when\b"
         r"(?![^?]*,\s*(?:what|how|which|who|where|is|are|do|does|did|can|should|must|will)\b)"
-        r"|\b(?:what|which) (?:year|date|month)\b",
-        _DATE,
+        r"|\b(?:what|which) (?:year|date|month|day|time)s?\b",
+        f"{_DATE}|{_DAY_OR_TIME}",
     ),
     (
         r"\bhow (?:many|much|big|heavy|far|fast|large|old|high)\b"
@@ -79,6 +81,8 @@ _WORD = re.compile(r"\w")
 MODEL_NUMBER = re.compile(r"(?<![\w.-])[A-Za-z][A-Za-z-]*\d[\w-]*")
 # "- Max torque: 80 Nm", "Weight: 1.9 kg": a short label, a colon, then a value.
 _LABELLED_VALUE = re.compile(r"\s*(?:[-*+]|\d+[.)])?\s*\**\w[^:\n]{0,40}:\**\s+\S")
+# The number of a clause or list item opening a sentence: "3.1 A party", "2) Connect".
+_OUTLINE_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)+\.?|\d+[.)])\s+(?=[A-Z])")
 # A table's rule.
 _TABLE_RULE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*")
 
@@ -128,7 +132,7 @@ def best_sentences(
         )
         return (
             cosine
-            + ANSWER_TYPE_BONUS * any(w.search(_without_models(sentence)) for w in wanted)
+            + ANSWER_TYPE_BONUS * any(w.search(_without_labels(sentence)) for w in wanted)
             + IDENTIFIER_BONUS * named
         )
 
@@ -160,10 +164,11 @@ def best_sentences(
     return best
 
 
-def _without_models(sentence: str) -> str:
-    """The sentence without its model numbers and codes, for what kind of answer it holds:
-    "X300" is no quantity, "E-2011" no year; "1.9kg" and "80Nm" stay."""
-    return MODEL_NUMBER.sub("", sentence)
+def _without_labels(sentence: str) -> str:
+    """The sentence without its model numbers and codes, nor the number of its clause or
+    list item, for what kind of answer it holds: "X300" is no quantity, "E-2011" no year,
+    "3.1 A party may go on" no figure; "1.9kg" and "80Nm" stay."""
+    return MODEL_NUMBER.sub("", _OUTLINE_NUMBER.sub("", sentence, count=1))
 
 
 def _identifiers(question: str) -> list[re.Pattern[str]]:

@@ -189,3 +189,27 @@ def test_a_list_item_or_table_row_that_gives_the_value_is_highlighted(
             embedder,
         )  # fmt: skip
         assert text[start:end] == answer, question
+
+
+def test_a_day_of_the_week_or_a_time_answers_when(embedder: Embedder) -> None:
+    # The first sentence is nearer the question; only the second says when.
+    text = (
+        "Dr Amelia Hart leads the soil ecology course.\n\n"
+        "Students can meet her on Tuesdays from 14:00 to 16:00."
+    )
+    question = "When can I see Dr Hart?"
+    vector = embedder.embed([question])[0]
+    [((start, end), _)] = best_sentences(question, vector, [text], ["Course guide"], embedder)
+    assert text[start:end] == text.split("\n\n")[1]
+
+
+def test_a_clauses_own_number_is_no_figure_that_answers(embedder: Embedder) -> None:
+    # "4.1" labels its clause; "four" is the figure that answers, in the other clause.
+    text = (
+        "4.1 A household may hold a late party only with an event notice.\n\n"
+        "4.2 A household may be given up to four event notices a year."
+    )
+    question = "How many late parties can a household hold a year?"
+    vector = embedder.embed([question])[0]
+    [((start, end), _)] = best_sentences(question, vector, [text], ["Noise bylaw"], embedder)
+    assert text[start:end] == text.split("\n\n")[1]
