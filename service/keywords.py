@@ -86,10 +86,11 @@ def identifiers(text: str) -> list[str]:
 
 def identifier_kind(word: str) -> str | None:
     """ "year" for 1900-2099, "code" for a model number or code (ASCII letters and digits,
-    with inner hyphens or dots: "X300", "KX-30", "COVID-19"), else None ("3", "2024年")."""
+    with inner hyphens or dots, a letter first: "X300", "KX-30", "COVID-19"), else None
+    ("3", "2024年", and a figure with its unit: "100GB", "3-year")."""
     if _YEAR.fullmatch(word):
         return "year"
-    if _CODE.fullmatch(word) and _is_identifier(word) and any(c.isalpha() for c in word):
+    if _CODE.fullmatch(word) and word[0].isalpha() and _is_identifier(word):
         return "code"
     return None
 

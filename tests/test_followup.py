@@ -45,6 +45,10 @@ def test_a_follow_up_naming_its_own_year_or_code_drops_the_earlier_ones_of_that_
     assert search_text("And the X300?", ["What did the X200's battery cost in 2023?"]) == (
         "What did the battery cost in 2023? And the X300?"
     )
+    # A figure with its unit is no code: the product stays ("3-year" plans of the X200).
+    assert search_text("And for 3-year plans?", ["What does the X200 cost?"]) == (
+        "What does the X200 cost? And for 3-year plans?"
+    )
     # Named again, an identifier stays; a bare number or a follow-up naming none keeps all.
     assert search_text("And the KX-20 battery?", history) == (
         "What warranty does the KX-20 have? And the KX-20 battery?"
