@@ -193,13 +193,20 @@ def prune_generations(index_dir: Path, keep: int) -> list[str]:
     return removed
 
 
+def _read_only(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A read-only connection to the SQLite file. Its URI is percent-encoded: in a plain
+    "file:" URI, a "#", "?" or "%" in the folder's name would cut or garble the path."""
+    uri = f"{path.absolute().as_uri()}?mode=ro"
+    return sqlite3.connect(uri, uri=True, check_same_thread=check_same_thread)
+
+
 def used_vectors(index_dir: Path) -> set[tuple[str, str]]:
     """(model fingerprint, embed hash) of every chunk of every complete generation;
     sqlite3.Error when one's metadata cannot be read (then what it uses is unknown)."""
     used: set[tuple[str, str]] = set()
     for manifest in list_generations(index_dir):
         path = generation_dir(index_dir, manifest.version) / METADATA
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        connection = _read_only(path)
         try:
             hashes = connection.execute("SELECT DISTINCT embed_hash FROM chunks").fetchall()
         finally:
@@ -450,9 +457,7 @@ class Index:
         self.folder = folder
         self.manifest = manifest
         self._vectors = vectors
-        self._connection = sqlite3.connect(
-            f"file:{folder / METADATA}?mode=ro", uri=True, check_same_thread=False
-        )
+        self._connection = _read_only(folder / METADATA, check_same_thread=False)
         # One connection shared by the server's worker threads.
         self._lock = threading.Lock()
         try:

@@ -42,6 +42,19 @@ class _FailingEmbedder(Embedder):
         raise RuntimeError("embedding failed")
 
 
+def test_an_index_folder_named_with_uri_characters_builds_and_opens(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    # SQLite reads "#", "?" and "%" in a "file:" URI as a fragment, a query, an escape.
+    corpus = write_corpus({"a.txt": "Alpha is the first letter."})
+    index = tmp_path / "proj #2 %41?x" / "index"
+    build_index(corpus, index, embedder)
+    searcher = Searcher.open(embedder, index)
+    assert searcher.search("first letter", k=1).passages[0].citation.source == "a.txt"
+    searcher.index.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "proj #2 %41?x"]
+
+
 def test_a_second_build_is_refused_while_one_runs(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
 ) -> None:
