@@ -62,7 +62,13 @@ class Searcher:
         cls, embedder: Embedder, index_dir: Path, retrieval: Retrieval | None = None
     ) -> "Searcher":
         """Open the current generation under index_dir for this model."""
-        return cls(embedder, Index.open(index_dir), retrieval)
+        index = Index.open(index_dir)
+        try:
+            return cls(embedder, index, retrieval)
+        except BaseException:
+            # Built with another model (ModelMismatch): its files are not left open.
+            index.close()
+            raise
 
     def search(
         self,

@@ -9,6 +9,9 @@ from click.testing import CliRunner
 
 from service.cli import main
 from service.embedding import Embedder
+from service.errors import ModelMismatch
+from service.search import Searcher
+from service.store import Index
 from tests.conftest import SEED_CORPUS, WriteFiles
 
 
@@ -160,6 +163,18 @@ def test_model_mismatch_is_a_clear_error(seed_index: Path, other_model: Path) ->
         assert result.exit_code == 1
         assert "was built with model 'sentence-transformers/all-MiniLM-L6-v2'" in result.output
         assert f"but the loaded model is '{other_model}'" in result.output
+
+
+def test_an_index_of_another_model_is_closed_when_refused(
+    seed_index: Path, other_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server whose model mismatches retries every second: nothing may stay open.
+    closed: list[Index] = []
+    real_close = Index.close
+    monkeypatch.setattr(Index, "close", lambda index: (closed.append(index), real_close(index)))
+    with pytest.raises(ModelMismatch):
+        Searcher.open(Embedder.load(str(other_model)), seed_index)
+    assert len(closed) == 1
 
 
 def test_unknown_model_is_a_clear_error(seed_index: Path, tmp_path: Path) -> None:
