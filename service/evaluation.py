@@ -100,9 +100,7 @@ def load_qa(path: Path) -> Dataset:
         raise InvalidDataset(f"{path} is a folder without queries.jsonl: not a BEIR folder")
     queries: list[Query] = []
     lines: dict[str, int] = {}  # each id's line
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in _numbered_lines(path):
         query = _qa_record(line, f"{path}:{number}")
         if query.query_id in lines:
             raise InvalidDataset(
@@ -183,19 +181,54 @@ def check_gold(index: Index, dataset: Dataset) -> None:
 
 
 def load_beir(folder: Path, split: str = "test") -> Dataset:
-    """A BEIR folder's queries that have judgements in qrels/<split>.tsv."""
-    relevant: dict[str, dict[str, int]] = {}
+    """A BEIR folder's queries that have judgements in qrels/<split>.tsv. Raises
+    InvalidDataset naming the missing file, or the file and line of a malformed record,
+    before any model loads."""
+    beir_corpus_file(folder)
     qrels = folder / "qrels" / f"{split}.tsv"
-    for line in qrels.read_text(encoding="utf-8").splitlines()[1:]:
-        query_id, document_id, score = line.split("\t")
-        if int(score) > 0:
-            relevant.setdefault(query_id, {})[document_id] = int(score)
+    if not qrels.is_file():
+        splits = ", ".join(sorted(path.stem for path in qrels.parent.glob("*.tsv"))) or "none"
+        raise InvalidDataset(f"{qrels} is missing: the splits of {folder} are {splits}")
+    relevant: dict[str, dict[str, int]] = {}
+    for number, line in _numbered_lines(qrels):
+        fields = line.split("\t")
+        scored = fields[-1].strip().lstrip("-").isdigit()
+        if number == 1 and not scored:
+            continue  # the header: "query-id  corpus-id  score"
+        if len(fields) != 3 or not scored:
+            raise InvalidDataset(
+                f"{qrels}:{number}: expected a query id, a document id and a whole-number "
+                f"score apart by tabs, got {line[:80]!r}"
+            )
+        if int(fields[2]) > 0:
+            relevant.setdefault(fields[0], {})[fields[1]] = int(fields[2])
     queries = []
-    for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        if record["_id"] in relevant:
-            queries.append(Query(record["_id"], record["text"], relevant[record["_id"]]))
+    for number, line in _numbered_lines(folder / "queries.jsonl"):
+        where = f"{folder / 'queries.jsonl'}:{number}"
+        try:
+            record = json.loads(line)
+        except ValueError as error:
+            raise InvalidDataset(f"{where}: not JSON ({error})") from error
+        if not isinstance(record, dict) or "_id" not in record or "text" not in record:
+            raise InvalidDataset(f'{where}: expected an object with "_id" and "text"')
+        if str(record["_id"]) in relevant:
+            query_id = str(record["_id"])
+            queries.append(Query(query_id, str(record["text"]), relevant[query_id]))
+    if not queries:
+        raise InvalidDataset(f"{folder}: no query of queries.jsonl is judged in {qrels}")
     return Dataset(f"{folder.name}-{split}", queries, by_document=True)
+
+
+def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The file's lines that hold more than white space, numbered from 1; InvalidDataset
+    when it is not UTF-8."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidDataset(f"{path} is not UTF-8 text ({error})") from error
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield number, line
 
 
 def beir_corpus_file(folder: Path) -> Path:
@@ -203,7 +236,7 @@ def beir_corpus_file(folder: Path) -> Path:
     for name in ("corpus.jsonl.gz", "corpus.jsonl"):
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(f"No corpus.jsonl or corpus.jsonl.gz in {folder}")
+    raise InvalidDataset(f"{folder} has no corpus.jsonl or corpus.jsonl.gz")
 
 
 def is_beir(path: Path) -> bool:

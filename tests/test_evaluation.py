@@ -1,6 +1,7 @@
 """Eval: metrics arithmetic, the project's QA sets as regression gates, `herein eval`."""
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -181,6 +182,36 @@ def test_herein_eval_reads_beir_and_reuses_its_cached_index(tmp_path: Path) -> N
     second = runner.invoke(main, ["eval", str(dataset), "--cache", str(cache), "--modes", "dense"])
     assert second.exit_code == 0, second.output
     assert "Reusing the index" in second.stderr
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "qrels" / "test.tsv").rename(d / "qrels" / "dev.tsv"),
+         "qrels/test.tsv is missing: the splits of .*tiny-beir are dev"),
+        (lambda d: (d / "corpus.jsonl").unlink(),
+         "tiny-beir has no corpus.jsonl or corpus.jsonl.gz"),
+        (lambda d: (d / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1 d2 1\n"),
+         r"test.tsv:2: expected a query id, a document id and a whole-number score .* 'q1 d2 1'"),
+        (lambda d: (d / "queries.jsonl").write_text('{"_id": "q1"}\n'),
+         r'queries.jsonl:1: expected an object with "_id" and "text"'),
+        (lambda d: (d / "queries.jsonl").write_bytes(b"\xff\xfe"), "queries.jsonl is not UTF-8"),
+        (lambda d: (d / "qrels" / "test.tsv").write_text("q7\td1\t1\n"),
+         "no query of queries.jsonl is judged in"),
+    ],
+)  # fmt: skip
+def test_a_bad_beir_folder_is_refused_naming_its_file_and_line(
+    tmp_path: Path, damage: Callable[[Path], object], message: str
+) -> None:
+    dataset = tmp_path / "tiny-beir"
+    _write_beir(dataset)
+    damage(dataset)
+    with pytest.raises(InvalidDataset, match=message):
+        load_beir(dataset)
+    # Said on the command line before the model loads, as one line.
+    result = CliRunner().invoke(main, ["eval", str(dataset), "--cache", str(tmp_path / "c")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and len(result.stderr.splitlines()) == 1
 
 
 def test_herein_eval_refuses_unknown_modes(tmp_path: Path) -> None:
