@@ -38,6 +38,7 @@ from service.errors import (
     IndexNotFound,
     InvalidQuery,
     JobNotFound,
+    LastDocument,
     RebuildRunning,
     UnreadableUpload,
     UnsupportedFileType,
@@ -319,6 +320,7 @@ _STATUS = {
     JobNotFound: 404,
     RebuildRunning: 409,
     FileExists: 409,
+    LastDocument: 409,
     BadFileName: 400,
     UnsupportedFileType: 415,
     UnreadableUpload: 422,
@@ -644,7 +646,8 @@ def _admin_router(
         document_id: str, searcher: Annotated[Searcher, Depends(ready_searcher)]
     ) -> ChangeOut:
         """Remove a document of the index in use, or a file its build skipped (as
-        /readyz lists them), from the corpus and start a rebuild."""
+        /readyz lists them), from the corpus and start a rebuild; 409 for the corpus's
+        only file."""
         # Only what the index knows: never a hidden file or a partial upload.
         try:
             source = searcher.index.document(document_id)[0].source
@@ -652,6 +655,14 @@ def _admin_router(
             if document_id not in {file.source for file in searcher.index.skipped()}:
                 raise
             source = document_id
+        else:
+            files, _ = scan_corpus(settings.corpus_dir)
+            if all(file.source == source for file in files):
+                # Its rebuild would fail on an empty corpus, and this one be served on.
+                raise LastDocument(
+                    f"{source!r} is the corpus's only file; upload another first, or "
+                    "replace it (?overwrite=true)"
+                )
         remove_document(settings.corpus_dir, source)
         return ChangeOut(sources=[source], job=_job_out(jobs.request(f"deleted {source}")))
 

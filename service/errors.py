@@ -37,6 +37,10 @@ class DocumentNotFound(HereinError):
     "No document with this id in the index - list them with GET /v1/documents"
 
 
+class LastDocument(HereinError):
+    "The index's only document cannot be deleted - a build needs at least one to index"
+
+
 class UnreadableDocument(HereinError):
     "This file cannot be read as a document; it is skipped"
 
