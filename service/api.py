@@ -72,9 +72,10 @@ DEMO_TITLES = 10
 SCORE_DOC = (
     "The ranking score. In hybrid mode (the default) it fuses the passage's cosine "
     "similarity and its BM25 keyword score, each scaled 0..1 over the candidates (plus "
-    "a small lift when it is about a year the question names), so it "
-    "only orders the passages of this one answer; in dense mode it is the cosine "
-    "similarity, in keyword mode BM25."
+    "a small lift when its title or headings name a year or a model the question names); "
+    "in dense mode it starts from the cosine similarity, in keyword mode from BM25. The "
+    "highlighted passages then gain a share of their best sentence's cosine. It only "
+    "orders the passages of this one answer."
 )
 CONFIDENCE_DOC = (
     "Cosine similarity between the question's and the passage's embeddings "
@@ -159,8 +160,10 @@ class AskResponse(BaseModel):
 
     question: str
     answer_found: bool = Field(
-        description="Whether the best passage is confident enough to answer the question. "
-        "When false the passages are still returned: they are the closest there are."
+        description="Whether a highlighted passage is confident enough to answer the "
+        "question, and the passages do not lack what it asks for (an amount of money for "
+        "a price, a year or a model it names). When false the passages are still "
+        "returned: they are the closest there are."
     )
     passages: list[PassageOut]
     index_version: str
@@ -618,7 +621,9 @@ def _admin_router(
         The batch is refused whole, with nothing written, if any file is bad: 400 for a
         name with a folder, `/`, `\\`, `..` or one resolving outside the corpus (likewise
         a bad `folder`), or for more than 100 files, 415 for an unsupported type, 413 over
-        the size cap, 409 for a name that exists (unless `overwrite=true`).
+        the size cap, 409 for a name that exists (unless `overwrite=true`), 422 for a file
+        the build could only skip (not UTF-8, no text, a broken PDF). 411 without a
+        Content-Length.
         """
         length = request.headers.get("content-length", "")
         if not length.isdigit():

@@ -47,8 +47,9 @@ class Settings(BaseSettings):
     # Lift for passages whose title or headings name a code the question names (see Retrieval).
     code_boost: float = Field(default=0.1, ge=0)
     candidates: int = Field(default=100, ge=1, le=1000)
-    # `answer_found` is true when the best passage's confidence (its cosine similarity
-    # with the question) reaches this.
+    # `answer_found` is true when a highlighted passage's confidence (its cosine
+    # similarity with the question) reaches this, and the passages do not lack what the
+    # question asks for (a price, a year or a model it names).
     answer_threshold: float = Field(default=0.3, ge=-1, le=1)
     # Passages (from the first) that get a highlight and a sentence-level confidence.
     highlighted: int = Field(default=5, ge=0, le=50)

@@ -100,7 +100,8 @@ class SearchResult:
     passages: list[Passage]
     index_version: str
     took_ms: float
-    # Whether the best passage's confidence reaches the threshold.
+    # Whether a highlighted passage's confidence reaches the threshold, and the passages
+    # do not lack what the question asks for (see answerable.lacks_answer).
     answer_found: bool = False
 
 
@@ -132,7 +133,8 @@ class Retrieval:
     code_boost: float = 0.1
     # Chunks each signal contributes before fusion (at least k).
     candidates: int = 100
-    # `answer_found` when the best passage's confidence reaches this.
+    # `answer_found` when a highlighted passage's confidence reaches this (and the
+    # passages do not lack what the question asks for).
     answer_threshold: float = 0.3
     # Passages that get a highlight and a sentence-level confidence: those a reader looks
     # at. Each costs one small embedding batch; past them, confidence is the passage's

@@ -81,7 +81,7 @@ class Searcher:
         passages asked for are the first of the same answer.
 
         A passage's `score` ranks it: the fused score in hybrid mode (0..1 with weighted
-        fusion, plus the year boost), the cosine similarity in dense mode, BM25 in keyword
+        fusion, plus the year and code boosts), the cosine similarity in dense mode, BM25 in keyword
         mode, plus the rescoring lift for highlighted passages (below). Its
         `confidence` is a cosine similarity with the question, of the passage or of its
         best sentence, whichever is higher; `answer_found` says whether the best
