@@ -191,6 +191,9 @@ def plan_build(
     hashes: list[str] = []
     fresh = [f for f in files if f.source not in kept_documents]
     skipped_before = {skip.source for skip in base_skipped}
+    # A skipped file deleted takes no document out of the index: it is no removal (its
+    # leaving the skipped list still makes a new generation).
+    removed = [source for source in removed if source not in skipped_before]
     progress("chunking", 0, len(fresh))
     for file in files:
         document = kept_documents.get(file.source)

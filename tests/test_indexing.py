@@ -376,6 +376,11 @@ def test_a_file_that_can_no_longer_be_read_counts_as_removed_and_skipped(
     # Still unreadable, and already gone: nothing to remove again, no new generation.
     plan = plan_build(corpus, index, embedder)
     assert (plan.removed, plan.is_empty) == ([], True)
+    # Deleted, it was no document of the index: nothing removed, but no longer skipped.
+    (corpus / "owls.txt").unlink()
+    plan = plan_build(corpus, index, embedder)
+    assert (plan.removed, plan.skipped, plan.is_empty) == ([], [], False)
+    assert build_index(corpus, index, embedder).skipped == []
 
 
 def test_a_rollback_removes_what_a_dead_build_left(
