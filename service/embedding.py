@@ -47,7 +47,7 @@ class Embedder:
         self._tokenizer.no_padding()
 
     @classmethod
-    def load(cls, name: str = DEFAULT_MODEL, device: str | None = None) -> "Embedder":
+    def load(cls, name: str = DEFAULT_MODEL) -> "Embedder":
         """Load a model by hub id or path; the default comes from the bundled package."""
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
@@ -56,7 +56,7 @@ class Embedder:
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         location = resolve_model(name)
         try:
-            model = SentenceTransformer(location, device=device or "cpu")
+            model = SentenceTransformer(location, device="cpu")
         except Exception as error:  # the library raises many kinds for a bad name or path
             raise ModelNotFound(f"Cannot load embedding model {name!r}: {error}") from error
         return cls(model, name)
@@ -92,7 +92,7 @@ class Embedder:
         encoding = self._tokenizer.encode(text, add_special_tokens=False)
         return [(int(start), int(end)) for start, end in encoding.offsets]
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> Vectors:
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> Vectors:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -101,7 +101,7 @@ class Embedder:
             batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=progress,
+            show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 

@@ -38,7 +38,7 @@ from tests.conftest import WriteFiles
 class _FailingEmbedder(Embedder):
     """The real model, failing when asked to embed: a build dying mid-way."""
 
-    def embed(self, texts: object, batch_size: int = 64, progress: bool = False) -> object:  # type: ignore[override]
+    def embed(self, texts: object, batch_size: int = 64) -> object:  # type: ignore[override]
         raise RuntimeError("embedding failed")
 
 
