@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.beir import write_text_corpus
+from scripts.beir import write_corpus
 from service.chunking import chunk_document
 from service.config import Settings
 from service.documents import load_corpus
@@ -34,9 +34,7 @@ def main() -> None:
     corpus = args.corpus
     if (corpus / "corpus.jsonl.gz").exists() or (corpus / "corpus.jsonl").exists():
         suffix = f"-{args.limit}" if args.limit else ""
-        corpus = write_text_corpus(
-            corpus, Path(".bench") / f"{corpus.name}-txt{suffix}", args.limit
-        )
+        corpus = write_corpus(corpus, Path(".bench") / f"{corpus.name}-md{suffix}", args.limit)
 
     started = time.perf_counter()
     embedder = Embedder.load(Settings().model)

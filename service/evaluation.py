@@ -244,8 +244,9 @@ def is_beir(path: Path) -> bool:
     return path.is_dir() and (path / "queries.jsonl").is_file()
 
 
-def write_beir_corpus(folder: Path, corpus_dir: Path) -> int:
-    """Write each BEIR document as `<quoted id>.md` (`# title`, then text); returns how many.
+def write_beir_corpus(folder: Path, corpus_dir: Path, limit: int | None = None) -> int:
+    """Write each BEIR document (the first `limit`) as `<quoted id>.md` (`# title`, then
+    text); returns how many.
 
     The index is then built by the ordinary build, so eval measures herein's own
     reading, chunking and embedding.
@@ -253,6 +254,8 @@ def write_beir_corpus(folder: Path, corpus_dir: Path) -> int:
     corpus_dir.mkdir(parents=True, exist_ok=True)
     count = 0
     for record in read_jsonl(beir_corpus_file(folder)):
+        if count == limit:
+            break
         title = " ".join(str(record.get("title") or "").split())
         text = str(record.get("text") or "").strip()
         body = f"# {title}\n\n{text}\n" if title else f"{text}\n"
