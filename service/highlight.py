@@ -39,12 +39,13 @@ _DASH = f"[{DASHES}]"
 _PRICE_COMPOUND = rf"\b(?:fee|cost|charge|commission|toll|tax|duty|interest){_DASH}free\b"
 _FREE_ALONE = rf"(?<!{_DASH})(?<!feel\s)\bfree\b(?!{_DASH}(?!of{_DASH}(?:charge|cost)\b))"
 _FREE = f"{_PRICE_COMPOUND}|{_FREE_ALONE}"
-# An amount of money, or none asked: "€40", "1,200 euros", "ten dollars", "free of charge".
-# A figure starts where no digit goes before it: scanning from each digit of a long run
-# would take quadratic time.
+# An amount of money, or none asked: "€40", "EUR 45", "1,200 euros", "ten dollars", "free
+# of charge". A figure starts where no digit goes before it: scanning from each digit of a
+# long run would take quadratic time.
+_CURRENCY_CODE = r"(?:usd|eur|gbp|chf|jpy|cad|aud|nzd|sek|nok|dkk|pln|czk|inr|cny)"
 _MONEY = (
-    r"[$€£¥]\s?\d|(?:(?<![\d,.])\d[\d,.]*|" + _NUMBER_WORD + r")\s?(?:[$€£¥]|(?:euros?"
-    r"|dollars?|pounds|pence|cents?|usd|eur|gbp|chf)\b)|"
+    rf"[$€£¥]\s?\d|\b{_CURRENCY_CODE}\s?\d|(?:(?<![\d,.])\d[\d,.]*|{_NUMBER_WORD})\s?"
+    rf"(?:[$€£¥]|(?:euros?|dollars?|pounds|pence|cents?|{_CURRENCY_CODE})\b)|"
     + _FREE
     + r"|\bno (?:extra )?(?:cost|charge)\b"
 )

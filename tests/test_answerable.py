@@ -21,6 +21,8 @@ def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
             ("What fee is there for returns?", ["Returns are free within 30 days."]),
             ("What is the visa fee?", ["The fee is €60."]),
             ("What are the prices?", ["Two tickets cost twenty dollars."]),
+            # A currency's code before the amount, as price lists write it.
+            ("What does the service cost?", ["The service costs EUR 45 per flight."]),
             ("Is the X300 cost-effective?", [manual]),
             ("Are visa fees covered?", ["Visa fees are reimbursed."]),
             ("How heavy is the X300?", [manual]),
@@ -34,7 +36,7 @@ def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
             ("What does the X300 cost?", ["The X300 is free\u2013standing."]),
         ]
     ]
-    assert asked == [True, False, True] + [False] * 12 + [True] * 3
+    assert asked == [True, False, True] + [False] * 13 + [True] * 3
 
 
 def test_a_question_naming_a_year_needs_a_text_that_names_it() -> None:
