@@ -148,7 +148,11 @@ def load_document(path: Path, source: str) -> Document:
         headings = markdown_headings(text)
         title = next((h.path[0] for h in headings if len(h.path) == 1), fallback_title)
         return Document(source, source, title, text, content_type, sha256, headings=tuple(headings))
-    return Document(source, source, fallback_title, text, content_type, sha256)
+    headings = plain_text_headings(text)
+    # The first line, when it is a heading, is the title ("BURROW COMMAND-LINE REFERENCE").
+    opening = bool(headings) and not text[: headings[0].start].strip()
+    title = headings[0].path[0] if opening else fallback_title
+    return Document(source, source, title, text, content_type, sha256, headings=tuple(headings))
 
 
 def title_from_name(path: Path) -> str:
@@ -362,6 +366,55 @@ def markdown_headings(text: str) -> list[Heading]:
             plain = bare.strip() and not fence and not _FENCE.match(bare)
             previous = (offset, bare.strip()) if plain else None
         offset += len(line)
+    return headings
+
+
+# A plain-text heading standing alone between blank lines: in capitals ("EXIT CODES"),
+# or numbered as a section ("Part 3. Parties", "4.2 Service intervals"), and short,
+# not ending as a sentence or a lead-in does. Its group 1 is a section number.
+_CAPITALS = re.compile(r"(?=.*[A-Z]{3})[^a-z]{4,80}")
+_NUMBERED = re.compile(
+    r"(?:(?:part|chapter|section|article|appendix|annex|schedule) [0-9IVXLC]+[.:]?"
+    r"|(\d{1,2}(?:\.\d{1,2}){0,3})\.?) [A-Z].{0,70}",
+    re.I,
+)
+_UNFINISHED = tuple(".,;:!?")
+
+
+def plain_text_headings(text: str) -> list[Heading]:
+    """Headings of plain text, by the conventions text files keep: a line underlined
+    with === or --- (level 1 or 2, as in Markdown), or one standing alone between blank
+    lines that is in capitals (level 2) or numbered as a section (level 2, and one more
+    for each level of its number: "4.2" is 3). The first line, when it is a heading, is
+    the document's title (level 1).
+
+    Mixed-case lines never count: "You are here" atop a saved web page is no title.
+    """
+    lines = text.splitlines(keepends=True)
+    bare = [line.strip() for line in lines]
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    first = next((i for i, line in enumerate(bare) if line), None)
+    headings: list[Heading] = []
+    stack: list[tuple[int, str]] = []
+    for i, line in enumerate(bare):
+        alone = line and (i == 0 or not bare[i - 1])
+        if not alone or len(line) > 100:
+            continue
+        below = bare[i + 1] if i + 1 < len(bare) else ""
+        level = 0
+        if (underline := _SETEXT.match(below)) and len(below) >= 3:
+            level = 1 if underline.group(1).startswith("=") else 2
+        elif not below and not line.endswith(_UNFINISHED):
+            if numbered := _NUMBERED.fullmatch(line):
+                level = 2 + (numbered.group(1) or "").count(".")
+            elif _CAPITALS.fullmatch(line):
+                level = 2
+        if level:
+            level = 1 if i == first else level
+            start = starts[i] + len(lines[i]) - len(lines[i].lstrip())
+            headings.append(Heading(start, nest(stack, level, line)))
     return headings
 
 

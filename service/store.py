@@ -279,7 +279,8 @@ CREATE VIRTUAL TABLE blocks_fts USING fts5(
 # from its tables, and keeps its run-together cells until rebuilt). 4: PDFs have headings
 # (their larger lines), which cut and label their chunks. 5: sentences run on over a
 # wrapped line that a capital starts, and past "Dr." or "Fig.", which moves chunk edges.
-INDEX_FORMAT = 5
+# 6: plain text has headings (underlined, or in capitals or numbered, standing alone).
+INDEX_FORMAT = 6
 
 # A block: consecutive chunks of one document spanning at most this many characters.
 # On SciFact's abstracts (median 1,430 characters) a block is the whole abstract. Joined

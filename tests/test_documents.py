@@ -44,6 +44,31 @@ def test_markdown_headings_make_paths_and_title(write_corpus: WriteFiles) -> Non
     ]
 
 
+def test_plain_text_headings_are_underlined_or_capitals_or_numbered_lines_alone(
+    write_corpus: WriteFiles,
+) -> None:
+    text = (
+        "BURROW REFERENCE\n================\n\nThis guide covers the tool.\n\n"
+        "EXIT CODES\n\n  0  Success.\n  11 Wrong password.\n\n"
+        "burrow init\n-----------\n\nCreates a repository.\n\n"
+        "4.2 Service intervals\n\nEvery twelve months.\n\n"
+        # Not headings: a sentence, a lead-in, a line that runs on, mixed case alone.
+        "See the FAQ.\n\nTHE TOOL NEEDS:\n\nBACKUP NOW\nruns at once.\n\nSummary\n\nDone.\n"
+    )
+    corpus = write_corpus({"ref.txt": text})
+    [document] = load_corpus(corpus).documents
+    assert document.title == "BURROW REFERENCE"
+    assert [(h.start, h.path) for h in document.headings] == [
+        (0, ("BURROW REFERENCE",)),
+        (text.index("EXIT CODES"), ("BURROW REFERENCE", "EXIT CODES")),
+        (text.index("burrow init"), ("BURROW REFERENCE", "burrow init")),
+        (text.index("4.2 Service"), ("BURROW REFERENCE", "burrow init", "4.2 Service intervals")),
+    ]
+    # A saved page's first line in mixed case is no title; the file name is.
+    corpus = write_corpus({"policy.txt": "You are here\n\n\nThe region adopted a plan.\n"})
+    assert [d.title for d in load_corpus(corpus).documents] == ["Policy", "BURROW REFERENCE"]
+
+
 def test_markdown_headings_ignore_fenced_code() -> None:
     assert markdown_headings("```\n# code\n```\n# Real\n") == [Heading(15, ("Real",))]
 
