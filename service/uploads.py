@@ -183,7 +183,13 @@ def remove_document(corpus_dir: Path, source: str) -> None:
 
 def _folder_parts(folder: str) -> list[str]:
     """The folder's names, checked as file names are ("" and "/" are the corpus root,
-    "reports/" is "reports"); raises BadFileName for "..", a dot-name or a backslash."""
+    "reports/" is "reports"); raises BadFileName for "..", a dot-name, a backslash or a
+    leading "/" ("/etc" reads as a path outside the corpus, as `sources` refuses it)."""
+    if folder.startswith("/") and folder.strip("/"):
+        raise BadFileName(
+            f"Bad folder {folder!r}: a folder is a path under the corpus, without a leading "
+            f"'/': {folder.strip('/')!r}"
+        )
     parts = folder.strip("/").split("/") if folder.strip("/") else []
     for part in parts:
         if not _is_plain(part):

@@ -121,7 +121,16 @@ def test_uploads_go_into_a_folder_that_is_made_for_them_and_can_be_replaced_ther
 def test_a_bad_folder_or_a_failed_batch_leaves_no_folder_behind(corpus: Path) -> None:
     (corpus / "reports").mkdir()
     (corpus / "alias").symlink_to(corpus / "reports")
-    bad = ("../out", "a/../../out", ".hidden", "a\\b", "kept.txt", "kept.txt/sub", "alias/x")
+    bad = (
+        "../out",
+        "a/../../out",
+        ".hidden",
+        "a\\b",
+        "kept.txt",
+        "kept.txt/sub",
+        "alias/x",
+        "/etc",
+    )
     for folder in (*bad, "a/" * 600):
         with pytest.raises(BadFileName, match=r"[Ff]older"):
             save_uploads(corpus, [_upload("a.md", b"text")], 1000, folder=folder)
