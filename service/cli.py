@@ -20,6 +20,7 @@ from service.evaluation import (
     MODES,
     cached_index,
     calibrate_threshold,
+    classified_right,
     evaluate,
     format_reports,
     has_unanswerable,
@@ -430,10 +431,14 @@ def eval_command(
     reports = evaluate(searcher, data, cast(list[Mode], chosen))
     click.echo(format_reports(data, reports))
     if has_unanswerable(reports[-1].outcomes):
-        best = calibrate_threshold(reports[-1].outcomes)
-        click.echo(
-            f"answer_threshold {settings.answer_threshold}; the best on this set for "
-            f"{reports[-1].mode} would be {best:.4f}"
-        )
+        outcomes, threshold = reports[-1].outcomes, settings.answer_threshold
+        best = calibrate_threshold(outcomes)
+        if classified_right(outcomes, threshold) >= classified_right(outcomes, best):
+            click.echo(f"answer_threshold {threshold}: none decides more of this set right")
+        else:
+            click.echo(
+                f"answer_threshold {threshold}; the best on this set for "
+                f"{reports[-1].mode} would be {best:.4f}"
+            )
     else:
         click.echo("no unanswerable questions in this set: not-found is not measured")

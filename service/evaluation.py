@@ -522,17 +522,19 @@ def calibrate_threshold(outcomes: Sequence[Outcome]) -> float:
     cases = sorted(not_found_cases(outcomes))
     if not cases:
         return 0.0
-    best, best_right = 0.0, -1
     candidates = [0.0] + [
         round(confidence + 1e-4, 4) for confidence, _ in cases if math.isfinite(confidence)
     ]
-    for threshold in candidates:
-        right = sum(
-            1 for confidence, answerable in cases if (confidence >= threshold) == answerable
-        )
-        if right > best_right:
-            best, best_right = threshold, right
-    return best
+    return max(candidates, key=lambda threshold: (_right(cases, threshold), -threshold))
+
+
+def classified_right(outcomes: Sequence[Outcome], threshold: float) -> int:
+    """How many not-found cases (see not_found_cases) this threshold decides right."""
+    return _right(not_found_cases(outcomes), threshold)
+
+
+def _right(cases: Sequence[tuple[float, bool]], threshold: float) -> int:
+    return sum((confidence >= threshold) == answerable for confidence, answerable in cases)
 
 
 def _mean(values: Iterator[float] | list[float]) -> float:

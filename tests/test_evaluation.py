@@ -16,6 +16,7 @@ from service.evaluation import (
     Outcome,
     Query,
     calibrate_threshold,
+    classified_right,
     evaluate,
     highlight_on_gold,
     load_beir,
@@ -81,6 +82,10 @@ def test_a_highlight_on_a_later_copy_of_the_snippet_is_on_gold() -> None:
 def test_calibration_picks_the_threshold_that_separates_best() -> None:
     outcomes = [_outcome([1], confidence=c) for c in (0.6, 0.7)]
     assert calibrate_threshold(outcomes) == pytest.approx(0.1001)
+    # Both cases of each query (as retrieved, 0.6 or 0.7; without its gold, 0.1) are
+    # decided right by any threshold between: 0.3 as well as the calibrated 0.1001.
+    assert classified_right(outcomes, 0.3) == classified_right(outcomes, 0.1001) == 4
+    assert classified_right(outcomes, 0.65) == 3
 
 
 def test_not_found_is_not_measured_on_a_set_without_unanswerable_questions() -> None:
