@@ -87,6 +87,9 @@ _OUTLINE_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)+\.?|\d+[.)])\s+(?=[A-Z])")
 # A table's rule.
 _TABLE_RULE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*")
 
+# The most of a lead-in's list or code a highlight runs on over, in characters.
+FOLLOWING_CHARS = 600
+
 # Shared by a span holding every identifier the question names (a part for a part).
 IDENTIFIER_BONUS = 0.1
 
@@ -158,11 +161,30 @@ def best_sentences(
                 if pair_score > top:
                     chosen, top = span, pair_score
         later = [end for start, end in spans if start >= chosen[1]]
-        if text[chosen[0] : chosen[1]].rstrip().endswith("?") and later:
+        ending = text[chosen[0] : chosen[1]].rstrip()
+        if ending.endswith("?") and later:
             # A question restates what was asked (a FAQ's entry): its answer comes next.
             chosen = (chosen[0], later[0])
+        elif ending.endswith(":"):
+            # A lead-in ("A good report includes:") names what answers: the list, table
+            # or code that follows it.
+            chosen = (chosen[0], _end_of_what_follows(text, chosen[1]))
         best.append((chosen, cosines[i]))
     return best
+
+
+def _end_of_what_follows(text: str, end: int) -> int:
+    """Where the block after `end` ends: at the next paragraph break (or the text's end),
+    or at its first line's end when the block runs past FOLLOWING_CHARS."""
+    start = len(text) - len(text[end:].lstrip())
+    if start == len(text):
+        return end
+    following = PARAGRAPH_BREAK.search(text, start)
+    stop = following.start() if following else len(text)
+    if stop - start > FOLLOWING_CHARS:
+        first_line = text.find("\n", start, stop)
+        stop = first_line if first_line != -1 else stop
+    return len(text[:stop].rstrip())
 
 
 def _without_labels(sentence: str) -> str:

@@ -213,3 +213,28 @@ def test_a_clauses_own_number_is_no_figure_that_answers(embedder: Embedder) -> N
     vector = embedder.embed([question])[0]
     [((start, end), _)] = best_sentences(question, vector, [text], ["Noise bylaw"], embedder)
     assert text[start:end] == text.split("\n\n")[1]
+
+
+def test_a_lead_in_is_highlighted_with_the_list_it_introduces(embedder: Embedder) -> None:
+    text = (
+        "Send security reports to security@burrow.dev, never to the public tracker.\n\n"
+        "A good security report includes:\n\n"
+        "- The version of Burrow that is affected.\n- The steps that reproduce the flaw.\n\n"
+        "We answer within two working days."
+    )
+    question = "What should a security report include?"
+    vector = embedder.embed([question])[0]
+    [((start, end), _)] = best_sentences(question, vector, [text], ["Security policy"], embedder)
+    assert text[start:end] == (
+        "A good security report includes:\n\n"
+        "- The version of Burrow that is affected.\n- The steps that reproduce the flaw."
+    )
+    # A long block after it: only its first line, so the reader is not handed pages.
+    block = "".join(f"key_{n} = {n}  # a setting the file may hold\n" for n in range(20))
+    long = f"A minimal configuration file looks like this:\n\n{block}"
+    question = "What does a minimal configuration file look like?"
+    vector = embedder.embed([question])[0]
+    [((start, end), _)] = best_sentences(question, vector, [long], ["Configuration"], embedder)
+    assert long[start:end] == (
+        "A minimal configuration file looks like this:\n\nkey_0 = 0  # a setting the file may hold"
+    )
