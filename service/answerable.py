@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from service.highlight import ASKS_PRICE_PATTERN, MODEL_NUMBER, MONEY_PATTERN
-from service.keywords import identifier_kind, identifiers, loosely, model_parts
+from service.keywords import VERSION, identifier_kind, identifiers, loosely, model_parts
 from service.models import Passage
 
 _ANY_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -66,7 +66,8 @@ def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:
 def lacks_named_model(question: str, texts: Sequence[str], labels: Sequence[str]) -> bool:
     """Whether the question names a model number that none of the texts names, while
     one of their labels (titles and headings) names another model of its series: the
-    same letters, other numbers ("A7" for "A9").
+    same letters, other numbers ("A7" for "A9"). A version is a model with no letters:
+    "1.4.0" asked of a changelog headed "2.4.0" and "3.0.0".
 
     "How heavy is the A9?" asked of a catalogue without one finds the A7's manual
     confidently on topic; embeddings barely tell A7 from A9. The sibling in a label is
@@ -74,14 +75,14 @@ def lacks_named_model(question: str, texts: Sequence[str], labels: Sequence[str]
     from every text, is often a gene, a part or a spelling the texts write otherwise
     (63 of 809 SciFact train claims name one no abstract has; this rule fires on none).
     """
-    models = MODEL_NUMBER.findall(question)
+    models = _models(question)
     asked = [model_parts(model) for model in models]
     # The labels' models, less those the question names itself ("Can the X300 replace
     # an X200?" asked of the X300's manual).
     titled = {
         tuple(parts)
         for label in labels
-        for parts in map(model_parts, MODEL_NUMBER.findall(label))
+        for parts in map(model_parts, _models(label))
         if not any(_same_model(parts, own) for own in asked)
     }
     for model, parts in zip(models, asked, strict=True):
@@ -91,6 +92,11 @@ def lacks_named_model(question: str, texts: Sequence[str], labels: Sequence[str]
         if any(_same_series(parts, list(other)) for other in titled):
             return True
     return False
+
+
+def _models(text: str) -> list[str]:
+    "The model numbers and versions the text names"
+    return MODEL_NUMBER.findall(text) + VERSION.findall(text)
 
 
 def _same_series(asked: list[str], other: list[str]) -> bool:

@@ -21,6 +21,9 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _JOINED_WORD = r"\w+(?:[-.]\w+)*"
 _JOINED = re.compile(_JOINED_WORD)
 _SPACED_JOINED = re.compile(rf"\s*({_JOINED_WORD})(?:'s\b)?")
+# A version (or section) number of three parts or more: "2.4.0", "4.2.1". Two parts
+# ("2.5") may be any decimal figure.
+VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w.]*\d)")
 _CODE = re.compile(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*")
 # British and American spellings of one word end differently ("licence", "license");
 # Porter stemming keeps them apart. Pairs of endings, British first, tried both ways.
@@ -86,12 +89,13 @@ def identifiers(text: str) -> list[str]:
 
 def identifier_kind(word: str) -> str | None:
     """ "year" for 1900-2099, "code" for a model number or code (ASCII letters and digits,
-    with inner hyphens or dots, a letter first: "X300", "KX-30", "COVID-19"), else None
-    ("3", "2024年", and a figure with its unit: "100GB", "3-year")."""
+    with inner hyphens or dots, a letter first: "X300", "KX-30", "COVID-19") or a version
+    ("2.4.0", see VERSION), else None ("3", "2024年", "2.5", and a figure with its unit:
+    "100GB", "3-year")."""
     if _YEAR.fullmatch(word):
         return "year"
-    if _CODE.fullmatch(word) and word[0].isalpha() and _is_identifier(word):
-        return "code"
+    if VERSION.fullmatch(word) or (_CODE.fullmatch(word) and word[0].isalpha()):
+        return "code" if _is_identifier(word) else None
     return None
 
 

@@ -73,6 +73,9 @@ def test_a_model_no_text_names_is_missing_when_its_series_titles_the_texts() -> 
             # Nor is the asked model written with other digits: padded, or a short year.
             ("How heavy is the A07?", [a7]),
             ("What was revenue in FY23?", [("Annual Report FY2023", "Revenue rose.")]),
+            # A version is a model without letters; a changelog's headings name others.
+            ("What was fixed in 1.4.0?", [("Changelog\n2.4.0 - 2023-09-05", "Fixed: prune.")]),
+            ("What was fixed in 2.4.0?", [("Changelog\n2.4.0 - 2023-09-05", "Fixed: prune.")]),
         ]
     ]
-    assert asked == [True] + [False] * 8
+    assert asked == [True] + [False] * 8 + [True, False]

@@ -45,6 +45,13 @@ def test_a_follow_up_naming_its_own_year_or_code_drops_the_earlier_ones_of_that_
     assert search_text("And the X300?", ["What did the X200's battery cost in 2023?"]) == (
         "What did the battery cost in 2023? And the X300?"
     )
+    # A version of three parts is a code; a decimal figure of two is not.
+    assert search_text("And in 2.4.0?", ["What was fixed in 2.3.1?"]) == (
+        "What was fixed in? And in 2.4.0?"
+    )
+    assert search_text("And at 2.5 bar?", ["What does the X200 hold?"]) == (
+        "What does the X200 hold? And at 2.5 bar?"
+    )
     # A figure with its unit is no code: the product stays ("3-year" plans of the X200).
     assert search_text("And for 3-year plans?", ["What does the X200 cost?"]) == (
         "What does the X200 cost? And for 3-year plans?"
