@@ -173,6 +173,11 @@ def best_sentences(
     return best
 
 
+def asks_for_a_kind(question: str) -> bool:
+    "Whether the question asks for a kind of answer: a price, a duration, a date, a number"
+    return any(asks.search(question) for asks, _ in _ANSWER_PATTERNS)
+
+
 def _end_of_what_follows(text: str, end: int) -> int:
     """Where the block after `end` ends: at the next paragraph break (or the text's end),
     or at its first line's end when the block runs past FOLLOWING_CHARS."""

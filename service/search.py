@@ -17,7 +17,7 @@ from service.embedding import Embedder, Vectors
 from service.errors import InvalidQuery, ModelMismatch
 from service.followup import search_text, validate_history
 from service.fusion import blend, boost, fuse_reciprocal_rank, fuse_weighted, spread
-from service.highlight import best_sentences
+from service.highlight import asks_for_a_kind, best_sentences
 from service.keywords import identifier_kind, identifiers, loosely, query_terms, years
 from service.models import Highlight, Passage, Retrieval, SearchResult
 from service.store import Index, StoredChunk, top_rows
@@ -131,7 +131,7 @@ class Searcher:
         top = ranked[: self.retrieval.candidates]
         lift = self.retrieval.rescore_weight * spread([score for _, score in top])
         for i, (chunk, ((s, e), cosine)) in enumerate(
-            zip(shown, self._best_sentences(question, vector, shown), strict=True)
+            zip(shown, self._best_sentences(question, text, vector, shown), strict=True)
         ):
             if e > s:
                 spans[i] = (Highlight(chunk.citation.start + s, chunk.citation.start + e),)
@@ -157,8 +157,20 @@ class Searcher:
         return SearchResult(question, passages, self.index.version, round(took_ms, 2), found)
 
     def _best_sentences(
-        self, question: str, vector: Vectors, chunks: list[StoredChunk]
+        self, question: str, text: str, vector: Vectors, chunks: list[StoredChunk]
     ) -> list[tuple[tuple[int, int], float]]:
+        """Each chunk's best span for the question; `text` and `vector` are what was
+        searched (the question, after its history when it leans on one).
+
+        A follow-up's sentence is sought by its own words as much as by its history's,
+        so that "What about upload.concurrency?" after a question on the pack size marks
+        the concurrency, not the pack size; and by the kind of answer its history asks
+        for when it asks for none itself ("What about the Kestrel probe?" after "When
+        was the Aurora launched?" wants a date)."""
+        if text != question:
+            mixed = vector + self.embedder.embed([question])[0]
+            vector = mixed / max(float(np.linalg.norm(mixed)), 1e-9)
+            question = question if asks_for_a_kind(question) else text
         contexts = [embed_prefix(c.citation.title, c.citation.heading) for c in chunks]
         texts = [chunk.text for chunk in chunks]
         return best_sentences(question, vector, texts, contexts, self.embedder)

@@ -9,7 +9,7 @@ from service.errors import InvalidQuery
 from service.followup import context_of, leans_on_history, search_text, validate_history
 from service.indexing import build_index
 from service.search import Searcher
-from tests.conftest import DATA
+from tests.conftest import DATA, WriteFiles
 
 
 def test_short_or_pointing_back_questions_lean_on_history() -> None:
@@ -104,6 +104,37 @@ def test_history_decides_what_an_ambiguous_follow_up_finds(followup_searcher: Se
     assert firsts == ["aurora-satellite.txt", "kestrel-probe.txt"]
     passage = followup_searcher.search("When was it launched?", 1, ["What is the Kestrel probe?"])
     assert "Kestrel was launched on 2 October 2021" in passage.passages[0].text
+
+
+def test_a_follow_ups_highlight_answers_it_not_the_earlier_question(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    table = (
+        "# Configuration\n\n## Upload settings\n\n| Key | Default | Meaning |\n|---|---|---|\n"
+        "| `pack_size` | `16MiB` | Target size of a pack file. Was `4MiB` in 2.x. |\n"
+        "| `concurrency` | `8` | Pack files uploaded in parallel. Was `4` in 2.x. |\n"
+        "| `retries` | `5` | Attempts before an upload fails. |\n"
+    )
+    build_index(write_corpus({"configuration.md": table}), tmp_path / "index", embedder)
+    searcher = Searcher.open(embedder, tmp_path / "index")
+    history = ["What was the default pack size in 2.x?"]
+    [passage] = searcher.search("What about upload concurrency?", 1, history).passages
+    [highlight] = passage.highlights
+    marked = passage.text[
+        highlight.start - passage.citation.start : highlight.end - passage.citation.start
+    ]
+    assert marked.startswith("| `concurrency` |")
+    searcher.index.close()
+
+
+def test_a_follow_up_asking_no_kind_of_answer_seeks_its_historys(
+    followup_searcher: Searcher,
+) -> None:
+    history = ["When was the Aurora satellite launched?"]
+    [passage] = followup_searcher.search("What about the Kestrel probe?", 1, history).passages
+    [highlight] = passage.highlights
+    start = highlight.start - passage.citation.start
+    assert "2 October 2021" in passage.text[start : highlight.end - passage.citation.start]
 
 
 def test_self_contained_question_is_not_dragged_off_by_history(
