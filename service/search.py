@@ -5,6 +5,7 @@ ranking; overlapping windows of one document are shown once; each passage carrie
 sentence that best answers the question and a confidence that decides `answer_found`.
 """
 
+import re
 import time
 from collections.abc import Callable, Sequence, Set
 from pathlib import Path
@@ -172,7 +173,7 @@ class Searcher:
             vector = mixed / max(float(np.linalg.norm(mixed)), 1e-9)
             question = question if asks_for_a_kind(question) else text
         contexts = [embed_prefix(c.citation.title, c.citation.heading) for c in chunks]
-        texts = [chunk.text for chunk in chunks]
+        texts = [_without_heading_lines(c.text, c.citation.heading) for c in chunks]
         return best_sentences(question, vector, texts, contexts, self.embedder)
 
     def _rank(
@@ -260,6 +261,20 @@ class Searcher:
                 if len(chosen) == k:
                     return chosen
         return chosen
+
+
+def _without_heading_lines(text: str, heading: Sequence[str]) -> str:
+    """The text with the heading lines it opens with blanked (offsets kept): an HTML or
+    PDF heading is a plain line of the text, which a highlight would otherwise take for
+    a sentence ("I get BRW-E601 although the key is correct.") or run into the next.
+    A heading that asks a question stays: a FAQ's, whose answer follows it."""
+    titles = {title for title in heading if not title.endswith("?")}
+    cut = 0
+    for line in text.splitlines(keepends=True):
+        if line.strip() and line.strip().lstrip("#").strip() not in titles:
+            break
+        cut += len(line)
+    return re.sub(r"[^\n]", " ", text[:cut]) + text[cut:]
 
 
 def _unseen(chunk: StoredChunk, shown: list[tuple[int, int]]) -> StoredChunk | None:

@@ -187,6 +187,34 @@ def test_overlapping_windows_never_show_a_sentence_twice(
     assert "Pump 12 in hall 0" in passages[0].text
 
 
+def test_a_heading_line_is_never_the_highlight_but_a_faq_question_leads_to_its_answer(
+    write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
+) -> None:
+    # In HTML a heading is a plain line of the text, a sentence to the splitter.
+    page = (
+        "<html><body><h1>FAQ</h1><h2>Errors</h2>"
+        "<h3>I get error E601 with B2 although the key is correct.</h3>"
+        "<p>Keys restricted to one bucket must also allow listBuckets. Create the key "
+        "with the listBuckets capability.</p>"
+        "<h3>Can I back up to tape?</h3><p>No. Only disks and object stores are supported.</p>"
+        "</body></html>"
+    )
+    build_index(write_corpus({"faq.html": page}), tmp_path / "index", embedder)
+    searcher = Searcher.open(embedder, tmp_path / "index")
+
+    def marked(question: str) -> str:
+        passage = searcher.search(question, 1).passages[0]
+        [highlight] = passage.highlights
+        start = highlight.start - passage.citation.start
+        return passage.text[start : highlight.end - passage.citation.start]
+
+    assert "E601" not in marked("I get E601 with B2 even though my key is right. How do I fix it?")
+    assert marked("Can I back up to tape?") == (
+        "Can I back up to tape?\nNo. Only disks and object stores are supported."
+    )
+    searcher.index.close()
+
+
 def test_a_window_past_a_shown_overlap_shows_its_unseen_sentences(
     write_corpus: WriteFiles, tmp_path: Path, embedder: Embedder
 ) -> None:
