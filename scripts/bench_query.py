@@ -24,7 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.beir import write_text_corpus
+from scripts.beir import write_corpus
 from service.config import Settings
 from service.embedding import Embedder
 from service.evaluation import read_jsonl
@@ -69,9 +69,7 @@ def main() -> None:
     if (corpus / "queries.jsonl").exists():
         questions = [row["text"] for row in read_jsonl(corpus / "queries.jsonl")]
         suffix = f"-{args.limit}" if args.limit else ""
-        corpus = write_text_corpus(
-            corpus, ROOT / ".bench" / f"{corpus.name}-txt{suffix}", args.limit
-        )
+        corpus = write_corpus(corpus, ROOT / ".bench" / f"{corpus.name}-md{suffix}", args.limit)
     else:
         qa = (ROOT / "tests/data/seed_qa.jsonl").read_text(encoding="utf-8").splitlines()
         questions = [json.loads(line)["question"] for line in qa]
