@@ -652,7 +652,7 @@ def _admin_router(
     ) -> ChangeOut:
         """Remove a document of the index in use, or a file its build skipped (as
         /readyz lists them), from the corpus and start a rebuild; 409 for the corpus's
-        only file."""
+        only readable file."""
         # Only what the index knows: never a hidden file or a partial upload.
         try:
             source = searcher.index.document(document_id)[0].source
@@ -662,11 +662,12 @@ def _admin_router(
             source = document_id
         else:
             files, _ = scan_corpus(settings.corpus_dir)
-            if all(file.source == source for file in files):
+            skipped = {file.source for file in searcher.index.skipped()}
+            if all(file.source == source or file.source in skipped for file in files):
                 # Its rebuild would fail on an empty corpus, and this one be served on.
                 raise LastDocument(
-                    f"{source!r} is the corpus's only file; upload another first, or "
-                    "replace it (?overwrite=true)"
+                    f"{source!r} is the corpus's only readable file; upload another "
+                    "first, or replace it (?overwrite=true)"
                 )
         remove_document(settings.corpus_dir, source)
         return ChangeOut(sources=[source], job=_job_out(jobs.request(f"deleted {source}")))

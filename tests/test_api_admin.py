@@ -224,13 +224,14 @@ def test_a_file_the_build_skipped_can_be_deleted(
             "deleted broken.pdf",
         )
         assert client.delete("/v1/documents/broken.pdf", headers=headers).status_code == 404
-        # The last file: its rebuild could only fail, and the index keep serving it.
+        # The last readable file: its rebuild could only fail, and the index keep serving it.
+        (corpus / "broken.pdf").write_bytes(b"still not a PDF")  # skipped by the index too
         last = client.delete("/v1/documents/good.txt", headers=headers)
         assert (last.status_code, last.json()["detail"]) == (
-            409, "'good.txt' is the corpus's only file; upload another first, or replace it "
-            "(?overwrite=true)",
+            409, "'good.txt' is the corpus's only readable file; upload another first, or "
+            "replace it (?overwrite=true)",
         )  # fmt: skip
-    assert sorted(os.listdir(corpus)) == ["good.txt"]
+    assert sorted(os.listdir(corpus)) == ["broken.pdf", "good.txt"]
     searcher.index.close()
 
 
