@@ -369,52 +369,59 @@ def markdown_headings(text: str) -> list[Heading]:
     return headings
 
 
-# A plain-text heading standing alone between blank lines: in capitals ("EXIT CODES"),
-# or numbered as a section ("Part 3. Parties", "4.2 Service intervals"), and short,
-# not ending as a sentence or a lead-in does. Its group 1 is a section number.
-_CAPITALS = re.compile(r"(?=.*[A-Z]{3})[^a-z]{4,80}")
+# A plain-text heading standing alone between blank lines: in capitals ("EXIT CODES":
+# letters, digits and a few marks, no ":" or code's signs), or numbered as a section
+# ("Part 3. Parties", "4.2 Service intervals", "1. Introduction"), and short, not ending
+# as a sentence or a lead-in does. Group "number" is a section number.
+_CAPITALS = re.compile(r"(?=.*[A-Z]{3})[A-Z0-9][A-Z0-9 ,&'()\u2013-]{3,79}")
 _NUMBERED = re.compile(
-    r"(?:(?:part|chapter|section|article|appendix|annex|schedule) [0-9IVXLC]+[.:]?"
-    r"|(\d{1,2}(?:\.\d{1,2}){0,3})\.?) [A-Z].{0,70}",
-    re.I,
+    r"(?:(?i:part|chapter|section|article|appendix|annex|schedule) [0-9IVXLC]+[.:]?"
+    r"|(?P<number>\d{1,2}(?:\.\d{1,2}){1,3}\.?|\d{1,2}[.)])) +[A-Z].{0,70}"
 )
 _UNFINISHED = tuple(".,;:!?")
 
 
 def plain_text_headings(text: str) -> list[Heading]:
-    """Headings of plain text, by the conventions text files keep: a line underlined
-    with === or --- (level 1 or 2, as in Markdown), or one standing alone between blank
-    lines that is in capitals (level 2) or numbered as a section (level 2, and one more
-    for each level of its number: "4.2" is 3). The first line, when it is a heading, is
-    the document's title (level 1).
+    """Headings of plain text, by the conventions text files keep: a flush-left line
+    underlined with === or --- (level 1 or 2, as in Markdown), or one standing alone
+    between blank lines that is in capitals (level 2) or numbered as a section (level 2,
+    and one more for each level of its number: "4.2" is 3). The first line, when it is a
+    heading, is the document's title (level 1).
 
-    Mixed-case lines never count: "You are here" atop a saved web page is no title.
+    Mixed-case lines never count ("You are here" atop a saved web page is no title), nor
+    numbered lines next to another of the same depth: a list's items ("1. Unplug it").
     """
     lines = text.splitlines(keepends=True)
     bare = [line.strip() for line in lines]
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
-    first = next((i for i, line in enumerate(bare) if line), None)
-    headings: list[Heading] = []
-    stack: list[tuple[int, str]] = []
-    for i, line in enumerate(bare):
-        alone = line and (i == 0 or not bare[i - 1])
-        if not alone or len(line) > 100:
+    filled = [i for i, line in enumerate(bare) if line]
+    levels: dict[int, int] = {}
+    depths: dict[int, int] = {}  # numbered lines' depths, to tell a list from sections
+    for i in filled:
+        line = bare[i]
+        alone = i == 0 or not bare[i - 1]
+        if not alone or lines[i][:1].isspace() or len(line) > 100:
             continue
         below = bare[i + 1] if i + 1 < len(bare) else ""
-        level = 0
         if (underline := _SETEXT.match(below)) and len(below) >= 3:
-            level = 1 if underline.group(1).startswith("=") else 2
+            levels[i] = 1 if underline.group(1).startswith("=") else 2
         elif not below and not line.endswith(_UNFINISHED):
             if numbered := _NUMBERED.fullmatch(line):
-                level = 2 + (numbered.group(1) or "").count(".")
+                depths[i] = len(re.findall(r"\d+", numbered.group("number") or "1"))
+                levels[i] = 1 + depths[i]
             elif _CAPITALS.fullmatch(line):
-                level = 2
-        if level:
-            level = 1 if i == first else level
-            start = starts[i] + len(lines[i]) - len(lines[i].lstrip())
-            headings.append(Heading(start, nest(stack, level, line)))
+                levels[i] = 2
+    for before, i, after in zip([-1, *filled[:-1]], filled, [*filled[1:], -1], strict=True):
+        if i in depths and depths[i] in (depths.get(before, 0), depths.get(after, 0)):
+            del levels[i]  # a list item: its neighbour is numbered as deep
+    headings: list[Heading] = []
+    stack: list[tuple[int, str]] = []
+    for i, level in sorted(levels.items()):
+        level = 1 if i == filled[0] else level
+        start = starts[i] + len(lines[i]) - len(lines[i].lstrip())
+        headings.append(Heading(start, nest(stack, level, bare[i])))
     return headings
 
 

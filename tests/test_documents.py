@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.documents import check_corpus, load_corpus, markdown_headings
+from service.documents import check_corpus, load_corpus, markdown_headings, plain_text_headings
 from service.errors import CorpusNotFound
 from service.models import Heading, SkippedFile
 from tests.conftest import WriteFiles, make_pdf, raw_pdf
@@ -67,6 +67,15 @@ def test_plain_text_headings_are_underlined_or_capitals_or_numbered_lines_alone(
     # A saved page's first line in mixed case is no title; the file name is.
     corpus = write_corpus({"policy.txt": "You are here\n\n\nThe region adopted a plan.\n"})
     assert [d.title for d in load_corpus(corpus).documents] == ["Policy", "BURROW REFERENCE"]
+    # Not headings: a list's numbered items, figures with units, a warning, indented code.
+    assert (
+        plain_text_headings(
+            "WARNING: DO NOT EDIT BY HAND\n\nTo reset it:\n\n1. Unplug it\n\n2. Wait\n\n"
+            "3. Plug it in\n\nIt restarts.\n\n2 eggs\n\n1.5 cups flour\n\n10 October 2024\n\n"
+            "    SELECT ALL ROWS\n\nDone.\n"
+        )
+        == []
+    )
 
 
 def test_markdown_headings_ignore_fenced_code() -> None:
