@@ -32,7 +32,7 @@ _NUMBER = r"\d|" + _NUMBER_WORD
 _DURATION = r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|daily|weekly|monthly|annual(?:ly)?|every)\b"  # noqa: E501
 _DATE = r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|november|december|spring|summer|autumn|winter)\b"  # noqa: E501
 # "When can I see Dr Hart?" -> "on Tuesdays from 14:00": a day of the week or a time of day.
-_DAY_OR_TIME = r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|noon|midnight|\d{1,2}:\d\d|\d{1,2}\s?[ap]\.?m\b\.?)"  # noqa: E501
+_DAY_OR_TIME = r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|noon|midnight|(?<![\d:])\d{1,2}:[0-5]\d(?![\d:])|\d{1,2}\s?[ap]\.?m\b\.?)"  # noqa: E501
 # "Free" as a price ("returns are free", "free of charge", "fee-free"), not in other
 # compounds ("gravel-free runways", "free-standing") nor in "feel free to ask".
 _DASH = f"[{DASHES}]"
@@ -42,10 +42,11 @@ _FREE = f"{_PRICE_COMPOUND}|{_FREE_ALONE}"
 # An amount of money, or none asked: "€40", "EUR 45", "1,200 euros", "ten dollars", "free
 # of charge". A figure starts where no digit goes before it: scanning from each digit of a
 # long run would take quadratic time.
-_CURRENCY_CODE = r"(?:usd|eur|gbp|chf|jpy|cad|aud|nzd|sek|nok|dkk|pln|czk|inr|cny)"
+# Codes in capitals only: "cad files" and "CAD 2024" are drawings, so C$ is left out.
+_CURRENCY_CODE = r"(?-i:USD|EUR|GBP|CHF|JPY|AUD|NZD|SEK|NOK|DKK|PLN|CZK|INR|CNY)"
 _MONEY = (
     rf"[$€£¥]\s?\d|\b{_CURRENCY_CODE}\s?\d|(?:(?<![\d,.])\d[\d,.]*|{_NUMBER_WORD})\s?"
-    rf"(?:[$€£¥]|(?:euros?|dollars?|pounds|pence|cents?|{_CURRENCY_CODE})\b)|"
+    rf"(?:[$€£¥]|(?:euros?|dollars?|pounds|pence|cents?|usd|eur|gbp|chf|{_CURRENCY_CODE})\b)|"
     + _FREE
     + r"|\bno (?:extra )?(?:cost|charge)\b"
 )
@@ -62,7 +63,7 @@ _ANSWER_TYPES = [
     (
         r"(?:^|[.!?;:]\s)\W*(?:(?:and|but|so)\b\W*)?(?:(?:by|until|till|since)\s+)?when\b"
         r"(?![^?]*,\s*(?:what|how|which|who|where|is|are|do|does|did|can|should|must|will)\b)"
-        r"|\b(?:what|which) (?:year|date|month|day|time)s?\b",
+        r"|\b(?:what|which) (?:year|date|month|day|time)s?\b(?! zones?)",
         f"{_DATE}|{_DAY_OR_TIME}",
     ),
     (
@@ -83,7 +84,8 @@ MODEL_NUMBER = re.compile(r"(?<![\w.-])[A-Za-z][A-Za-z-]*\d[\w-]*")
 # "- Max torque: 80 Nm", "Weight: 1.9 kg": a short label, a colon, then a value.
 _LABELLED_VALUE = re.compile(r"\s*(?:[-*+]|\d+[.)])?\s*\**\w[^:\n]{0,40}:\**\s+\S")
 # The number of a clause or list item opening a sentence: "3.1 A party", "2) Connect".
-_OUTLINE_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)+\.?|\d+[.)])\s+(?=[A-Z])")
+# Before a word ("3.1 A party", "2.1 Noisy"), not a unit ("1.5 GB", "2.50 EUR").
+_OUTLINE_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)+\.?|\d+[.)])\s+(?=[A-Z](?:[a-z]|\s))")
 # A table's rule.
 _TABLE_RULE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*")
 

@@ -34,9 +34,11 @@ def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
             ("What does the X300 cost?", ["The X300 runs on lead-free cells."]),
             ("What does the X300 cost?", ["Feel\nfree to ask us about the X300."]),
             ("What does the X300 cost?", ["The X300 is free\u2013standing."]),
+            # A code that is no currency's: computer-aided design.
+            ("What does the licence cost?", ["The licence covers CAD 2024 modules."]),
         ]
     ]
-    assert asked == [True, False, True] + [False] * 13 + [True] * 3
+    assert asked == [True, False, True] + [False] * 13 + [True] * 4
 
 
 def test_a_question_naming_a_year_needs_a_text_that_names_it() -> None:
