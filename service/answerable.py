@@ -13,6 +13,7 @@ from service.highlight import ASKS_PRICE_PATTERN, MODEL_NUMBER, MONEY_PATTERN
 from service.keywords import VERSION, identifier_kind, identifiers, loosely, model_parts
 from service.models import Passage
 
+_DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.(?:19|20)?\d\d")
 _ANY_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
@@ -82,7 +83,7 @@ def lacks_named_model(question: str, texts: Sequence[str], labels: Sequence[str]
     titled = {
         tuple(parts)
         for label in labels
-        for parts in map(model_parts, _models(label))
+        for parts in (model_parts(model) for model in _models(label, label=True))
         if not any(_same_model(parts, own) for own in asked)
     }
     for model, parts in zip(models, asked, strict=True):
@@ -94,9 +95,16 @@ def lacks_named_model(question: str, texts: Sequence[str], labels: Sequence[str]
     return False
 
 
-def _models(text: str) -> list[str]:
-    "The model numbers and versions the text names"
-    return MODEL_NUMBER.findall(text) + VERSION.findall(text)
+def _models(text: str, label: bool = False) -> list[str]:
+    """The model numbers and versions the text names; a dotted date ("12.10.2023") is no
+    version, nor in a label a section's number before its title ("4.2.1 Logging in")."""
+    versions = [
+        match.group()
+        for match in VERSION.finditer(text)
+        if not _DOTTED_DATE.fullmatch(match.group())
+        and not (label and re.match(r"\s+[A-Za-z]", text[match.end() :]))
+    ]
+    return MODEL_NUMBER.findall(text) + versions
 
 
 def _same_series(asked: list[str], other: list[str]) -> bool:
@@ -105,7 +113,10 @@ def _same_series(asked: list[str], other: list[str]) -> bool:
     (see _same_model) nor its stem ("Scm3" for "scm3-139", "X300" for "X300s")."""
     if _same_model(asked[: len(other)], other):
         return False
-    return [p for p in asked if p.isalpha()] == [p for p in other if p.isalpha()]
+    letters = [p for p in asked if p.isalpha()]
+    if not letters and len(asked) != len(other):
+        return False  # versions of other lengths: "4.2.1" is no sibling of "10.0.0.1"
+    return letters == [p for p in other if p.isalpha()]
 
 
 def _same_model(one: list[str], other: list[str]) -> bool:

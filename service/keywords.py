@@ -124,7 +124,10 @@ def years(text: str) -> set[str]:
 
 def loosely(model: str) -> re.Pattern[str]:
     """A model number as a whole word, any case, with or without its inner separators:
-    "HX-90" finds "HX 90", "HX\u201190" (a non-breaking hyphen) and "hx90"."""
+    "HX-90" finds "HX 90", "HX\u201190" (a non-breaking hyphen) and "hx90". A version
+    only as written: "1.2.0" is not "1.20.0" nor "120"."""
+    if VERSION.fullmatch(model):
+        return re.compile(rf"(?<![\w.]){re.escape(model)}(?![\w.]*\d)")
     parts = model_parts(model)
     return re.compile(r"(?<!\w)" + rf"[{DASHES}.\s]?".join(parts) + r"(?!\w)", re.I)
 

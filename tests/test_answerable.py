@@ -78,6 +78,11 @@ def test_a_model_no_text_names_is_missing_when_its_series_titles_the_texts() -> 
             # A version is a model without letters; a changelog's headings name others.
             ("What was fixed in 1.4.0?", [("Changelog\n2.4.0 - 2023-09-05", "Fixed: prune.")]),
             ("What was fixed in 2.4.0?", [("Changelog\n2.4.0 - 2023-09-05", "Fixed: prune.")]),
+            # A version is named only as written: 1.20.0 is no 1.2.0.
+            ("What was fixed in 1.2.0?", [("Changelog\n1.20.0 - 2024-01-02", "Fixed: B2.")]),
+            # Section numbers, dotted dates and addresses are no versions' siblings.
+            ("How do I log in at 192.168.1.1?", [("Manual\n4.2.1 Logging in", "Open it.")]),
+            ("What was decided on 05.09.2023?", [("Minutes 12.10.2023", "We met.")]),
         ]
     ]
-    assert asked == [True] + [False] * 8 + [True, False]
+    assert asked == [True] + [False] * 8 + [True, False, True, False, False]
