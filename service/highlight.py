@@ -89,6 +89,8 @@ _OUTLINE_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)+\.?|\d+[.)])\s+(?=[A-Z](?:[a-
 # A table's rule.
 _TABLE_RULE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*")
 
+# A list item's opening: "- ", "* ", "• ", "1. ", "2) ".
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]")
 # The most of a lead-in's list or code a highlight runs on over, in characters.
 FOLLOWING_CHARS = 600
 
@@ -182,15 +184,27 @@ def asks_for_a_kind(question: str) -> bool:
 
 def _end_of_what_follows(text: str, end: int) -> int:
     """Where the block after `end` ends: at the next paragraph break (or the text's end),
-    or at its first line's end when the block runs past FOLLOWING_CHARS."""
+    past the items of a list whose items are apart by blank lines; within FOLLOWING_CHARS
+    (else at the first line's end, or the last word that fits)."""
     start = len(text) - len(text[end:].lstrip())
     if start == len(text):
         return end
-    following = PARAGRAPH_BREAK.search(text, start)
-    stop = following.start() if following else len(text)
-    if stop - start > FOLLOWING_CHARS:
-        first_line = text.find("\n", start, stop)
-        stop = first_line if first_line != -1 else stop
+    stop, block = start, start  # the end so far, and where the next block starts
+    while True:
+        following = PARAGRAPH_BREAK.search(text, block)
+        block_end = following.start() if following else len(text)
+        if block_end - start > FOLLOWING_CHARS:
+            if stop == start:  # the first block alone is too long: its first line or words
+                first_line = text.find("\n", start, start + FOLLOWING_CHARS)
+                space = text.rfind(" ", start, start + FOLLOWING_CHARS)
+                stop = first_line if first_line != -1 else max(space, start + FOLLOWING_CHARS)
+            break
+        stop = block_end
+        if not (following and _LIST_ITEM.match(text, following.end())):
+            break
+        if not _LIST_ITEM.match(text, start):
+            break
+        block = following.end()
     return len(text[:stop].rstrip())
 
 

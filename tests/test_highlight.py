@@ -238,3 +238,14 @@ def test_a_lead_in_is_highlighted_with_the_list_it_introduces(embedder: Embedder
     assert long[start:end] == (
         "A minimal configuration file looks like this:\n\nkey_0 = 0  # a setting the file may hold"
     )
+    # A list whose items are apart by blank lines runs on to its last item; one long line
+    # stops at the last word that fits.
+    loose = "Before you call, have ready:\n\n- Your account number.\n\n- The error code.\n\nThanks."
+    long_line = "Before you call, have ready:\n\n" + "the account number and more " * 40
+    question = "What should I have ready before I call?"
+    vector = embedder.embed([question])[0]
+    spans = best_sentences(question, vector, [loose, long_line], ["Support", "Support"], embedder)
+    [((start, end), _), ((long_start, long_end), _)] = spans
+    assert loose[start:end] == loose.removesuffix("\n\nThanks.")
+    assert 550 < long_end - long_start - len("Before you call, have ready:\n\n") <= 600
+    assert long_line[long_end] == " "  # a whole word last
