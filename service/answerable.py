@@ -40,11 +40,14 @@ def lacks_named_year(question: str, texts: Sequence[str]) -> bool:
     Only years: a model number or a figure in a question is often written differently
     in its answer ("5-year" against "five years"), a year hardly ever.
     """
-    # Years standing alone: "E-2021" is an error code, not a year.
-    asked = {word for word in identifiers(question) if identifier_kind(word) == "year"}
     # In the texts, any year counts, even run into a label ("FY2024").
     named = {year for text in texts for year in _ANY_YEAR.findall(text)}
-    return not asked <= named
+    return not _asked_years(question) <= named
+
+
+def _asked_years(question: str) -> set[str]:
+    'The years the question names standing alone: "E-2021" is an error code, not a year'
+    return {word for word in identifiers(question) if identifier_kind(word) == "year"}
 
 
 def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:
@@ -59,8 +62,12 @@ def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:
     if not ASKS_PRICE_PATTERN.search(question):
         return False
     models = [loosely(code) for code in MODEL_NUMBER.findall(question)]
+    asked_years = _asked_years(question)
     return not any(
-        MONEY_PATTERN.search(text) and all(model.search(text) for model in models) for text in texts
+        MONEY_PATTERN.search(text)
+        and all(model.search(text) for model in models)
+        and asked_years <= set(_ANY_YEAR.findall(text))
+        for text in texts
     )
 
 

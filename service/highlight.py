@@ -52,7 +52,11 @@ _MONEY = (
 )
 # A question asking what something costs; not "Are visa fees covered?", whose answer
 # needs no amount, nor "cost-effective".
-_ASKS_PRICE = r"\b(?:what|which|how much)\b[^?]*\b(?:costs?|price[sd]?|pricing|fees?)\b(?!-)"
+_ASKS_PRICE = (
+    r"\b(?:what|which|how much)\b[^?]*\b(?:costs?|price[sd]?|pricing|fees?)\b(?!-)"
+    # Words that are prices only after "how much": "What bank details pay the rent?"
+    r"|\bhow much\b[^?]*\b(?:rents?|fares?|charges|tolls?|premiums?)\b"
+)
 # What a question asks for -> what an answering sentence then contains.
 _ANSWER_TYPES = [
     (_ASKS_PRICE, _MONEY),

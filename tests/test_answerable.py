@@ -36,9 +36,14 @@ def test_a_price_question_needs_an_amount_of_money_or_free() -> None:
             ("What does the X300 cost?", ["The X300 is free\u2013standing."]),
             # A code that is no currency's: computer-aided design.
             ("What does the licence cost?", ["The licence covers CAD 2024 modules."]),
+            # The year asked and a price in the same text, not one in each.
+            ("How much was garage rent in 2023?", ["Garage rent £12.50.", "CPI 2023: 6.7%."]),
+            ("How much was garage rent in 2023?", ["Garage rent for 2023 was £11.90."]),
+            # "Rent" asks a price only after "how much".
+            ("What bank details do I use to pay rent?", ["Sort code 12-34-56."]),
         ]
     ]
-    assert asked == [True, False, True] + [False] * 13 + [True] * 4
+    assert asked == [True, False, True] + [False] * 13 + [True] * 5 + [False] * 2
 
 
 def test_a_question_naming_a_year_needs_a_text_that_names_it() -> None:
