@@ -216,6 +216,7 @@ def _read_pdf(data: bytes) -> tuple[str, str, tuple[Heading, ...]]:
         raise
     except Exception as error:
         raise UnreadableDocument(f"broken PDF: {error}") from error
+    pages = _without_running_lines(pages)
     text = "\f".join(pages)
     if not text.strip():
         raise UnreadableDocument("PDF has no extractable text (scanned images?)")
@@ -224,6 +225,44 @@ def _read_pdf(data: bytes) -> tuple[str, str, tuple[Heading, ...]]:
     except Exception:  # headings are a help: a PDF they fail on is still read
         headings = ()
     return text, title, headings
+
+
+# A page's first and last lines that may be its running header and footer; on pages of
+# fewer lines, the body itself could repeat there.
+_EDGE_LINES = 2
+_MIN_PAGE_LINES = 7
+
+
+def _without_running_lines(pages: list[str]) -> list[str]:
+    """The pages without their running headers and footers: a line among the first or
+    last two of most pages (two at least), the same on each; or the first or last line
+    but for the page's own number ("Page 2 of 5"). Left in, they make passages of their
+    own, and highlights of an address or a title."""
+    if len(pages) < 2:
+        return pages
+
+    def keys(number: int, page: str) -> dict[int, str]:
+        """Each edge line's key: its words, and for the outermost two the page's number
+        replaced (as "#")."""
+        lines = page.split("\n")
+        filled = [i for i, line in enumerate(lines) if line.strip()]
+        if len(filled) < _MIN_PAGE_LINES:
+            return {}
+        found = {
+            i: " ".join(lines[i].split()) for i in filled[:_EDGE_LINES] + filled[-_EDGE_LINES:]
+        }
+        for i in (filled[0], filled[-1]):
+            found[i] = re.sub(rf"(?<![\w.]){number}(?![\w.])", "#", found[i])
+        return found
+
+    edges = [keys(number, page) for number, page in enumerate(pages, start=1)]
+    counts = Counter(key for page in edges for key in set(page.values()))
+    running = {key for key, n in counts.items() if n >= max(2, len(pages) / 2)}
+    kept = []
+    for page, keyed in zip(pages, edges, strict=True):
+        dropped = {i for i, key in keyed.items() if key in running}
+        kept.append("\n".join(line for i, line in enumerate(page.split("\n")) if i not in dropped))
+    return kept
 
 
 # A PDF line set this much larger than most of the text is a heading; a longer line, or

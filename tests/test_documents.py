@@ -273,6 +273,27 @@ def test_pdf_headings_are_the_lines_set_larger_than_the_text(write_corpus: Write
     assert documents["plain.pdf"].headings == ()
 
 
+def test_pdf_running_headers_and_footers_are_dropped_page_numbers_aside(
+    write_corpus: WriteFiles,
+) -> None:
+    def page(number: int) -> list[str | tuple[float, str]]:
+        body = [f"Clause {number}.{n} of the tenancy sets a rule for tenants." for n in range(6)]
+        heading = (18.0, f"Part {number}")  # headings are found in the text left
+        return [f"Millbrook Homes | Tenancy agreement | Page {number}", heading, *body, "MB1"]
+
+    corpus = write_corpus({"agreement.pdf": make_pdf([page(1), page(2)])})
+    [document] = load_corpus(corpus).documents
+    pages = document.text.split("\f")
+    assert [p.split("\n") for p in pages] == [
+        ["Part 1", *page(1)[2:-1]],
+        ["Part 2", *page(2)[2:-1]],
+    ]
+    assert [(document.text[h.start : h.start + 6], h.path) for h in document.headings] == [
+        ("Part 1", ("Part 1",)),
+        ("Part 2", ("Part 2",)),
+    ]
+
+
 def test_pdf_headings_never_cost_a_page_and_skip_running_headers(write_corpus: WriteFiles) -> None:
     text = b"BT /F1 12 Tf 72 700 Td (Page one has text) Tj ET"
     # An inline image with no end, on a page without text: the plain extraction skips it.
