@@ -15,6 +15,7 @@ import pytest
 
 from service.embedding import Embedder
 from service.indexing import build_index
+from service.models import Passage
 from service.search import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,3 +191,10 @@ def multidoc_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
 def multidoc_searcher(multidoc_index: Path, embedder: Embedder) -> Searcher:
     """A hybrid searcher over the written multi-document corpus."""
     return Searcher.open(embedder, multidoc_index)
+
+
+def marked(passage: Passage) -> str:
+    """The text of the passage's one highlight (document offsets, like its citation's)."""
+    [highlight] = passage.highlights
+    start = highlight.start - passage.citation.start
+    return passage.text[start : highlight.end - passage.citation.start]

@@ -9,7 +9,7 @@ from service.errors import InvalidQuery
 from service.followup import context_of, leans_on_history, search_text, validate_history
 from service.indexing import build_index
 from service.search import Searcher
-from tests.conftest import DATA, WriteFiles
+from tests.conftest import DATA, WriteFiles, marked
 
 
 def test_short_or_pointing_back_questions_lean_on_history() -> None:
@@ -119,11 +119,7 @@ def test_a_follow_ups_highlight_answers_it_not_the_earlier_question(
     searcher = Searcher.open(embedder, tmp_path / "index")
     history = ["What was the default pack size in 2.x?"]
     [passage] = searcher.search("What about upload concurrency?", 1, history).passages
-    [highlight] = passage.highlights
-    marked = passage.text[
-        highlight.start - passage.citation.start : highlight.end - passage.citation.start
-    ]
-    assert marked.startswith("| `concurrency` |")
+    assert marked(passage).startswith("| `concurrency` |")
     searcher.index.close()
 
 
@@ -132,9 +128,7 @@ def test_a_follow_up_asking_no_kind_of_answer_seeks_its_historys(
 ) -> None:
     history = ["When was the Aurora satellite launched?"]
     [passage] = followup_searcher.search("What about the Kestrel probe?", 1, history).passages
-    [highlight] = passage.highlights
-    start = highlight.start - passage.citation.start
-    assert "2 October 2021" in passage.text[start : highlight.end - passage.citation.start]
+    assert "2 October 2021" in marked(passage)
 
 
 def test_self_contained_question_is_not_dragged_off_by_history(

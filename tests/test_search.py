@@ -14,7 +14,7 @@ from service.keywords import query_terms, spellings, years
 from service.models import Retrieval
 from service.search import Searcher
 from service.store import METADATA, generation_dir, keyword_query
-from tests.conftest import WriteFiles
+from tests.conftest import WriteFiles, marked
 
 
 def test_query_terms_drop_stop_words_and_quote_for_fts() -> None:
@@ -202,14 +202,12 @@ def test_a_heading_line_is_never_the_highlight_but_a_faq_question_leads_to_its_a
     build_index(write_corpus({"faq.html": page}), tmp_path / "index", embedder)
     searcher = Searcher.open(embedder, tmp_path / "index")
 
-    def marked(question: str) -> str:
-        passage = searcher.search(question, 1).passages[0]
-        [highlight] = passage.highlights
-        start = highlight.start - passage.citation.start
-        return passage.text[start : highlight.end - passage.citation.start]
+    def first_marked(question: str) -> str:
+        return marked(searcher.search(question, 1).passages[0])
 
-    assert "E601" not in marked("I get E601 with B2 even though my key is right. How do I fix it?")
-    assert marked("Can I back up to tape?") == (
+    question = "I get E601 with B2 even though my key is right. How do I fix it?"
+    assert "E601" not in first_marked(question)
+    assert first_marked("Can I back up to tape?") == (
         "Can I back up to tape?\nNo. Only disks and object stores are supported."
     )
     searcher.index.close()
