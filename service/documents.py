@@ -445,7 +445,11 @@ def plain_text_headings(text: str) -> list[Heading]:
             continue
         below = bare[i + 1] if i + 1 < len(bare) else ""
         if (underline := _SETEXT.match(below)) and len(below) >= 3:
-            levels[i] = 1 if underline.group(1).startswith("=") else 2
+            # A section's number says its level better than its underline: writers
+            # underline siblings alike no more than they must ("3." with ===, "4." with ---).
+            numbered = _NUMBERED.fullmatch(line)
+            depth = len(re.findall(r"\d+", numbered.group("number") or "1")) if numbered else 0
+            levels[i] = 1 + depth if depth else 1 if underline.group(1).startswith("=") else 2
         elif not below and not line.endswith(_UNFINISHED):
             if numbered := _NUMBERED.fullmatch(line):
                 depths[i] = len(re.findall(r"\d+", numbered.group("number") or "1"))

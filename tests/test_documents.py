@@ -64,6 +64,15 @@ def test_plain_text_headings_are_underlined_or_capitals_or_numbered_lines_alone(
         (text.index("burrow init"), ("BURROW REFERENCE", "burrow init")),
         (text.index("4.2 Service"), ("BURROW REFERENCE", "burrow init", "4.2 Service intervals")),
     ]
+    # Numbered sections are siblings whatever their underline.
+    numbered = (
+        "GUIDE\n=====\n\n3. Stage one\n============\n\nA.\n\n4. Stage two\n------------\n\nB.\n"
+    )
+    assert [h.path for h in plain_text_headings(numbered)] == [
+        ("GUIDE",),
+        ("GUIDE", "3. Stage one"),
+        ("GUIDE", "4. Stage two"),
+    ]
     # A saved page's first line in mixed case is no title; the file name is.
     corpus = write_corpus({"policy.txt": "You are here\n\n\nThe region adopted a plan.\n"})
     assert [d.title for d in load_corpus(corpus).documents] == ["Policy", "BURROW REFERENCE"]
