@@ -14,6 +14,8 @@ from service.keywords import VERSION, identifier_kind, identifiers, loosely, mod
 from service.models import Passage
 
 _DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.(?:19|20)?\d\d")
+# A section's title after its number in a label: "4.2.1 Logging in".
+_TITLE_AFTER = re.compile(r"\s+[A-Za-z]")
 _ANY_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
@@ -109,7 +111,7 @@ def _models(text: str, label: bool = False) -> list[str]:
         match.group()
         for match in VERSION.finditer(text)
         if not _DOTTED_DATE.fullmatch(match.group())
-        and not (label and re.match(r"\s+[A-Za-z]", text[match.end() :]))
+        and not (label and _TITLE_AFTER.match(text, match.end()))
     ]
     return MODEL_NUMBER.findall(text) + versions
 

@@ -241,10 +241,9 @@ def _without_running_lines(pages: list[str]) -> list[str]:
     if len(pages) < 2:
         return pages
 
-    def keys(number: int, page: str) -> dict[int, str]:
+    def keys(number: int, lines: list[str]) -> dict[int, str]:
         """Each edge line's key: its words, and for the outermost two the page's number
         replaced (as "#")."""
-        lines = page.split("\n")
         filled = [i for i, line in enumerate(lines) if line.strip()]
         if len(filled) < _MIN_PAGE_LINES:
             return {}
@@ -255,13 +254,14 @@ def _without_running_lines(pages: list[str]) -> list[str]:
             found[i] = re.sub(rf"(?<![\w.]){number}(?![\w.])", "#", found[i])
         return found
 
-    edges = [keys(number, page) for number, page in enumerate(pages, start=1)]
+    split = [page.split("\n") for page in pages]
+    edges = [keys(number, lines) for number, lines in enumerate(split, start=1)]
     counts = Counter(key for page in edges for key in set(page.values()))
     running = {key for key, n in counts.items() if n >= max(2, len(pages) / 2)}
     kept = []
-    for page, keyed in zip(pages, edges, strict=True):
+    for lines, keyed in zip(split, edges, strict=True):
         dropped = {i for i, key in keyed.items() if key in running}
-        kept.append("\n".join(line for i, line in enumerate(page.split("\n")) if i not in dropped))
+        kept.append("\n".join(line for i, line in enumerate(lines) if i not in dropped))
     return kept
 
 
@@ -420,6 +420,15 @@ _NUMBERED = re.compile(
 _UNFINISHED = tuple(".,;:!?")
 
 
+def _section_depth(line: str) -> int:
+    """How deep a numbered section's line is ("Part 3" and "4." 1, "4.2" 2); 0 for a line
+    that is no numbered section."""
+    numbered = _NUMBERED.fullmatch(line)
+    if not numbered:
+        return 0
+    return len(re.findall(r"\d+", numbered.group("number") or "1"))
+
+
 def plain_text_headings(text: str) -> list[Heading]:
     """Headings of plain text, by the conventions text files keep: a flush-left line
     underlined with === or --- (level 1 or 2, as in Markdown), or one standing alone
@@ -444,16 +453,18 @@ def plain_text_headings(text: str) -> list[Heading]:
         if not alone or lines[i][:1].isspace() or len(line) > 100:
             continue
         below = bare[i + 1] if i + 1 < len(bare) else ""
+        depth = _section_depth(line)
         if (underline := _SETEXT.match(below)) and len(below) >= 3:
             # A section's number says its level better than its underline: writers
             # underline siblings alike no more than they must ("3." with ===, "4." with ---).
-            numbered = _NUMBERED.fullmatch(line)
-            depth = len(re.findall(r"\d+", numbered.group("number") or "1")) if numbered else 0
-            levels[i] = 1 + depth if depth else 1 if underline.group(1).startswith("=") else 2
+            if depth:
+                levels[i] = 1 + depth
+            else:
+                levels[i] = 1 if underline.group(1).startswith("=") else 2
         elif not below and not line.endswith(_UNFINISHED):
-            if numbered := _NUMBERED.fullmatch(line):
-                depths[i] = len(re.findall(r"\d+", numbered.group("number") or "1"))
-                levels[i] = 1 + depths[i]
+            if depth:
+                depths[i] = depth
+                levels[i] = 1 + depth
             elif _CAPITALS.fullmatch(line):
                 levels[i] = 2
     for before, i, after in zip([-1, *filled[:-1]], filled, [*filled[1:], -1], strict=True):

@@ -42,7 +42,8 @@ _FREE = f"{_PRICE_COMPOUND}|{_FREE_ALONE}"
 # An amount of money, or none asked: "€40", "EUR 45", "1,200 euros", "ten dollars", "free
 # of charge". A figure starts where no digit goes before it: scanning from each digit of a
 # long run would take quadratic time.
-# Codes in capitals only: "cad files" and "CAD 2024" are drawings, so C$ is left out.
+# Codes in capitals only ("cad files" and "CAD 2024" are drawings, so C$ is left out);
+# after a figure, the four common ones also in small letters ("45 eur").
 _CURRENCY_CODE = r"(?-i:USD|EUR|GBP|CHF|JPY|AUD|NZD|SEK|NOK|DKK|PLN|CZK|INR|CNY)"
 _MONEY = (
     rf"[$€£¥]\s?\d|\b{_CURRENCY_CODE}\s?\d|(?:(?<![\d,.])\d[\d,.]*|{_NUMBER_WORD})\s?"
@@ -193,6 +194,7 @@ def _end_of_what_follows(text: str, end: int) -> int:
     start = len(text) - len(text[end:].lstrip())
     if start == len(text):
         return end
+    listed = bool(_LIST_ITEM.match(text, start))  # then later items run on too
     stop, block = start, start  # the end so far, and where the next block starts
     while True:
         following = PARAGRAPH_BREAK.search(text, block)
@@ -204,9 +206,7 @@ def _end_of_what_follows(text: str, end: int) -> int:
                 stop = first_line if first_line != -1 else max(space, start + FOLLOWING_CHARS)
             break
         stop = block_end
-        if not (following and _LIST_ITEM.match(text, following.end())):
-            break
-        if not _LIST_ITEM.match(text, start):
+        if not (listed and following and _LIST_ITEM.match(text, following.end())):
             break
         block = following.end()
     return len(text[:stop].rstrip())
