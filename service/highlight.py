@@ -3,11 +3,11 @@
 A sentence scores its cosine similarity with the question, embedded with the passage's
 title and heading as context (alone, "It takes three hours." is about nothing), plus a
 bonus when it holds the kind of thing the question asks for: a duration for "how long",
-a date, day or time for "when", a number for "how many", an amount of money for "what does it cost";
-and a bonus for naming the question's identifiers (codes, model numbers, years: "E-2011",
-"X300"), which embeddings barely tell apart ("E-2010" reads as close as "E-2011"). Two
-neighbouring sentences of a paragraph compete as one span, scored by their mean vector.
-Exact, cheap, no LLM.
+a date, day or time for "when", a number for "how many" or "how cold", an amount of money
+for "what does it cost" or "is there a fee"; and a bonus for naming the question's
+identifiers (codes, model numbers, years: "E-2011", "X300"), which embeddings barely tell
+apart ("E-2010" reads as close as "E-2011"). Two neighbouring sentences of a paragraph
+compete as one span, scored by their mean vector. Exact, cheap, no LLM.
 """
 
 import re
@@ -58,9 +58,15 @@ _ASKS_PRICE = (
     # Words that are prices only after "how much": "What bank details pay the rent?"
     r"|\bhow much\b[^?]*\b(?:rents?|fares?|charges|tolls?|premiums?)\b"
 )
+# A yes-or-no question on paying ("Is there a charge for returns?") is answered by the
+# amount, or by "free": for the highlight only, as "no" needs no amount to answer it.
+_ASKS_WHETHER_PAID = (
+    r"\b(?:is|are) there (?:an?|any)\b[^?]*\b(?:charges?|fees?|costs?|fines?|penalty)\b"
+    r"|\b(?:do(?:es)?|will)\b[^?]*\bcost (?:anything|extra|money)\b|\bhave to pay\b"
+)
 # What a question asks for -> what an answering sentence then contains.
 _ANSWER_TYPES = [
-    (_ASKS_PRICE, _MONEY),
+    (f"{_ASKS_PRICE}|{_ASKS_WHETHER_PAID}", _MONEY),
     (r"\bhow (?:long|often|soon)\b|\bhow much time\b", _DURATION),
     # "When" (or "by when") opening a question, or a sentence of it, asks for a time;
     # inside one ("the allowance when travelling"), or opening a clause that a question
@@ -72,7 +78,8 @@ _ANSWER_TYPES = [
         f"{_DATE}|{_DAY_OR_TIME}",
     ),
     (
-        r"\bhow (?:many|much|big|heavy|far|fast|large|old|high)\b"
+        r"\bhow (?:many|much|big|heavy|far|fast|large|old|high|low|hot|cold|warm|deep|wide|"
+        r"tall|small|hard|loud|strong|thick|close)\b"
         r"|\bwhat (?:percentage|share|number|amount)\b",
         _NUMBER,
     ),

@@ -215,6 +215,39 @@ def test_a_clauses_own_number_is_no_figure_that_answers(embedder: Embedder) -> N
     assert text[start:end] == text.split("\n\n")[1]
 
 
+def test_whether_one_pays_or_how_cold_asks_for_an_amount(embedder: Embedder) -> None:
+    # In each, the first sentence is nearer the question; the second holds the answer.
+    cases = [
+        (
+            "I booked the wrong date. Is there a charge for swapping my tickets?",
+            "Tickets bought in error can be exchanged for another performance up to 48 "
+            "hours before the show, provided they are unused.",
+            "An administration fee of £3 per ticket applies to each exchange.",
+            "Box office\nExchanges",
+        ),
+        (
+            "Do I have to pay to renew my library card?",
+            "Library cards must be renewed every two years at any branch or online, with "
+            "proof of address.",
+            "Renewal is free for residents; non-residents pay £12.",
+            "Library membership\nRenewing your card",
+        ),
+        (
+            "How cold can it get outside before the heat pump stops working?",
+            "The heat pump is designed for outdoor installation and runs in every season "
+            "without a separate frost guard.",
+            "It keeps heating down to an outdoor temperature of -20 °C, below which the "
+            "backup heater takes over.",
+            "Installation guide\nOperating limits",
+        ),
+    ]
+    for question, nearer, answer, context in cases:
+        text = f"{nearer}\n\n{answer}"
+        vector = embedder.embed([question])[0]
+        [((start, end), _)] = best_sentences(question, vector, [text], [context], embedder)
+        assert text[start:end] == answer, question
+
+
 def test_a_lead_in_is_highlighted_with_the_list_it_introduces(embedder: Embedder) -> None:
     text = (
         "Send security reports to security@burrow.dev, never to the public tracker.\n\n"
