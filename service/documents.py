@@ -273,20 +273,53 @@ _HEADING_MAX_CHARS = 120
 
 def _page_text(page: Any) -> tuple[str, dict[str, float], Counter[float]]:
     """A PDF page's text; the size each of its lines is set in (the largest of its
-    characters'), by the line's text; and how many characters are set in each size.
+    characters'), by the line's words; and how many characters are set in each size.
 
-    The text is pypdf's plain extraction. The sizes come from a second pass with a
-    visitor, only on a page that has text (the visitor makes pypdf parse every page,
-    which is slow on drawings and fails on some streams the plain pass skips); a page
-    whose second pass fails has no sizes, so no headings.
+    The text is pypdf's layout extraction, as the page sets it out (see _laid_out). The
+    sizes come from a second pass with a visitor, only on a page that has text (the
+    visitor makes pypdf parse every page, which is slow on drawings and fails on some
+    streams the plain pass skips); a page whose second pass fails has no sizes, so no
+    headings.
     """
-    text = (page.extract_text() or "").replace("\f", "\n").rstrip()
+    text = _laid_out(page, (page.extract_text() or "").replace("\f", "\n").rstrip())
     if not text.strip():
         return text, {}, Counter()
     try:
         return text, *_line_sizes(page)
     except Exception:  # pypdf's many errors: headings are a help, never a failure
         return text, {}, Counter()
+
+
+# Two runs of prose side by side on one line: a page of two columns, laid out.
+_SIDE_BY_SIDE = re.compile(r"\S+(?: \S+){3,} {4,}\S+(?: \S+){3,}")
+# Layout extraction leaves out rotated text; a page that loses more than this share of
+# its characters to it keeps the plain text.
+_MAX_LAYOUT_LOSS = 0.02
+
+
+def _laid_out(page: Any, plain: str) -> str:
+    """The page's text as it is laid out, each table row on one line with its cells
+    apart by spaces (plain extraction gives a cell per line, so the reader, the
+    chunker and the highlight lose which figure is in which row); else `plain`.
+
+    Plain stays for a page whose layout sets prose side by side (two columns, which
+    plain extraction reads one after the other) or loses rotated text, and for a page
+    layout extraction fails on."""
+    try:
+        laid = page.extract_text(extraction_mode="layout", layout_mode_space_vertically=False) or ""
+    except Exception:  # pypdf's many errors: the plain text is still the page's text
+        return plain
+    lines = [line.rstrip() for line in laid.replace("\f", "\n").split("\n")]
+    filled = [line for line in lines if line.strip()]
+    columns = sum(bool(_SIDE_BY_SIDE.search(line)) for line in filled)
+    kept = sum(not c.isspace() for c in laid)
+    if (
+        not filled
+        or columns > len(filled) / 3
+        or kept < (1 - _MAX_LAYOUT_LOSS) * sum(not c.isspace() for c in plain)
+    ):
+        return plain
+    return "\n".join(lines).strip("\n")
 
 
 def _line_sizes(page: Any) -> tuple[dict[str, float], Counter[float]]:
@@ -310,7 +343,8 @@ def _line_sizes(page: Any) -> tuple[dict[str, float], Counter[float]]:
         characters[fragment_size] += len(fragment.strip())
         for i, part in enumerate(fragment.split("\n")):
             if i and line.strip():
-                lines[line.strip()] = max(lines.get(line.strip(), 0.0), size)
+                key = " ".join(line.split())
+                lines[key] = max(lines.get(key, 0.0), size)
             if i:
                 line, size = "", 0.0
             line += part
@@ -349,7 +383,7 @@ def pdf_headings(
     offset = 0
     for text, page in zip(pages, sizes, strict=True):
         for line in text.split("\n"):
-            title = line.strip()
+            title = " ".join(line.split())  # as the sizes' keys: a layout's gaps closed
             size = page.get(title, 0.0)
             if title and is_heading(title, size):
                 start = offset + len(line) - len(line.lstrip())

@@ -280,8 +280,9 @@ CREATE VIRTUAL TABLE blocks_fts USING fts5(
 # (their larger lines), which cut and label their chunks. 5: sentences run on over a
 # wrapped line that a capital starts, and past "Dr." or "Fig.", which moves chunk edges.
 # 6: plain text has headings (underlined, or in capitals or numbered, standing alone).
-# 7: a PDF's running headers and footers are dropped from its text.
-INDEX_FORMAT = 7
+# 7: a PDF's running headers and footers are dropped from its text. 8: a PDF's text is
+# laid out as on the page, a table row on one line.
+INDEX_FORMAT = 8
 
 # A block: consecutive chunks of one document spanning at most this many characters.
 # On SciFact's abstracts (median 1,430 characters) a block is the whole abstract. Joined

@@ -148,6 +148,24 @@ def make_pdf(
     return buffer.getvalue()
 
 
+def placed_pdf(pages: list[list[tuple[float, float, str]]]) -> bytes:
+    """A real PDF whose text is placed where each (x, y, text) says, at 12 points: for
+    tables and columns. Each page is drawn in the order given."""
+    from io import BytesIO
+
+    from reportlab.pdfgen import canvas
+
+    buffer = BytesIO()
+    pdf = canvas.Canvas(buffer)
+    for placed in pages:
+        pdf.setFont("Helvetica", 12)
+        for x, y, text in placed:
+            pdf.drawString(x, y, text)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
 def raw_pdf(streams: list[bytes]) -> bytes:
     """A PDF with one page per raw content stream, font /F1 Helvetica: for what reportlab
     never writes (broken operators, negative font sizes)."""

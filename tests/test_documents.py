@@ -9,7 +9,7 @@ import pytest
 from service.documents import check_corpus, load_corpus, markdown_headings, plain_text_headings
 from service.errors import CorpusNotFound
 from service.models import Heading, SkippedFile
-from tests.conftest import WriteFiles, make_pdf, raw_pdf
+from tests.conftest import WriteFiles, make_pdf, placed_pdf, raw_pdf
 
 
 def test_txt_text_is_the_file_unchanged_including_crlf(write_corpus: WriteFiles) -> None:
@@ -301,6 +301,43 @@ def test_pdf_running_headers_and_footers_are_dropped_page_numbers_aside(
         ("Part 1", ("Part 1",)),
         ("Part 2", ("Part 2",)),
     ]
+
+
+def test_a_pdf_table_keeps_its_rows_and_two_columns_of_prose_their_order(
+    write_corpus: WriteFiles,
+) -> None:
+    rows = [("Scheme", "Bedrooms", "Weekly rent"), ("Weaver Court", "1", "£101.06")]
+    rows += [("Riverside Mews", "3", "£138.49")]
+    table = [(72.0, 720.0, "Weekly rents by scheme, from April 2025.")] + [
+        (x, 690.0 - 18 * i, cell)
+        for i, row in enumerate(rows)
+        for x, cell in zip((72.0, 220.0, 340.0), row, strict=True)
+    ]
+    # Each column's lines are drawn in reading order: left column first.
+    left = [
+        "The committee met on 3 March",
+        "and approved the new depot",
+        "at a cost of four million.",
+    ]
+    right = [
+        "Residents asked whether the",
+        "depot would raise traffic on",
+        "the ring road at night.",
+    ]
+    columns = [(72.0, 700.0 - 16 * i, line) for i, line in enumerate(left)]
+    columns += [(320.0, 700.0 - 16 * i, line) for i, line in enumerate(right)]
+    corpus = write_corpus({"rents.pdf": placed_pdf([table]), "minutes.pdf": placed_pdf([columns])})
+    documents = {d.document_id: d for d in load_corpus(corpus).documents}
+    # A row is one line, its cells apart by spaces (plain extraction gives a cell a line).
+    rents = documents["rents.pdf"].text.split("\n")
+    assert [line.split("  ")[0] for line in rents[1:]] == [
+        "Scheme",
+        "Weaver Court",
+        "Riverside Mews",
+    ]
+    assert " ".join(rents[3].split()) == "Riverside Mews 3 £138.49"
+    # Laid out, prose side by side would interleave: its text stays in reading order.
+    assert documents["minutes.pdf"].text.split("\n") == left + right
 
 
 def test_pdf_headings_never_cost_a_page_and_skip_running_headers(write_corpus: WriteFiles) -> None:
