@@ -446,12 +446,16 @@ def markdown_headings(text: str) -> list[Heading]:
 # letters, digits and a few marks, no ":" or code's signs), or numbered as a section
 # ("Part 3. Parties", "4.2 Service intervals", "1. Introduction"), and short, not ending
 # as a sentence or a lead-in does. Group "number" is a section number.
-_CAPITALS = re.compile(r"(?=.*[A-Z]{3})[A-Z0-9][A-Z0-9 ,&'()\u2013-]{3,79}")
+# "APPENDIX A.2", "PART 2: FEES", "SLEEP-RT PROTOCOL, VERSION 1.3", "WHO CAN APPLY?"
+_CAPITALS = re.compile(r"(?=.*[A-Z]{3})[A-Z0-9][A-Z0-9 ,.:/&'()\u2013-]{3,79}\??")
+# A notice in capitals is no section: "WARNING: DO NOT EDIT BY HAND".
+_NOTICE = re.compile(r"(?:WARNING|CAUTION|DANGER|NOTE|NOTICE|IMPORTANT|TIP)\b")
 _NUMBERED = re.compile(
     r"(?:(?i:part|chapter|section|article|appendix|annex|schedule) [0-9IVXLC]+[.:]?"
     r"|(?P<number>\d{1,2}(?:\.\d{1,2}){1,3}\.?|\d{1,2}[.)])) +[A-Z].{0,70}"
 )
-_UNFINISHED = tuple(".,;:!?")
+# A line ending so runs on, or is a sentence; one ending in "?" may head a FAQ's answer.
+_UNFINISHED = tuple(".,;:!")
 
 
 def _section_depth(line: str) -> int:
@@ -467,8 +471,9 @@ def plain_text_headings(text: str) -> list[Heading]:
     """Headings of plain text, by the conventions text files keep: a flush-left line
     underlined with === or --- (level 1 or 2, as in Markdown), or one standing alone
     between blank lines that is in capitals (level 2) or numbered as a section (level 2,
-    and one more for each level of its number: "4.2" is 3). The first line, when it is a
-    heading, is the document's title (level 1).
+    and one more for each level of its number: "4.2" is 3), and ends no sentence but
+    may ask a question (a FAQ's). The first line, when it is a heading, is the
+    document's title (level 1).
 
     Mixed-case lines never count ("You are here" atop a saved web page is no title), nor
     numbered lines next to another of the same depth: a list's items ("1. Unplug it").
@@ -499,7 +504,7 @@ def plain_text_headings(text: str) -> list[Heading]:
             if depth:
                 depths[i] = depth
                 levels[i] = 1 + depth
-            elif _CAPITALS.fullmatch(line):
+            elif _CAPITALS.fullmatch(line) and not _NOTICE.match(line):
                 levels[i] = 2
     for before, i, after in zip([-1, *filled[:-1]], filled, [*filled[1:], -1], strict=True):
         if i in depths and depths[i] in (depths.get(before, 0), depths.get(after, 0)):

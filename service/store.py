@@ -281,7 +281,8 @@ CREATE VIRTUAL TABLE blocks_fts USING fts5(
 # wrapped line that a capital starts, and past "Dr." or "Fig.", which moves chunk edges.
 # 6: plain text has headings (underlined, or in capitals or numbered, standing alone).
 # 7: a PDF's running headers and footers are dropped from its text. 8: a PDF's text is
-# laid out as on the page, a table row on one line.
+# laid out as on the page, a table row on one line; plain-text headings in capitals
+# may hold ".", ":" or "/", and one may ask a question.
 INDEX_FORMAT = 8
 
 # A block: consecutive chunks of one document spanning at most this many characters.

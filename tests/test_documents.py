@@ -52,6 +52,9 @@ def test_plain_text_headings_are_underlined_or_capitals_or_numbered_lines_alone(
         "EXIT CODES\n\n  0  Success.\n  11 Wrong password.\n\n"
         "burrow init\n-----------\n\nCreates a repository.\n\n"
         "4.2 Service intervals\n\nEvery twelve months.\n\n"
+        # Capitals with a version, a colon or a slash; a question, in capitals or numbered.
+        "APPENDIX A.2: BACKUP/RESTORE\n\nSee below.\n\n"
+        "WHO CAN RESTORE?\n\nAny admin.\n\n5. How do I restore a file?\n\nRun it.\n\n"
         # Not headings: a sentence, a lead-in, a line that runs on, mixed case alone.
         "See the FAQ.\n\nTHE TOOL NEEDS:\n\nBACKUP NOW\nruns at once.\n\nSummary\n\nDone.\n"
     )
@@ -63,6 +66,9 @@ def test_plain_text_headings_are_underlined_or_capitals_or_numbered_lines_alone(
         (text.index("EXIT CODES"), ("BURROW REFERENCE", "EXIT CODES")),
         (text.index("burrow init"), ("BURROW REFERENCE", "burrow init")),
         (text.index("4.2 Service"), ("BURROW REFERENCE", "burrow init", "4.2 Service intervals")),
+        (text.index("APPENDIX"), ("BURROW REFERENCE", "APPENDIX A.2: BACKUP/RESTORE")),
+        (text.index("WHO CAN"), ("BURROW REFERENCE", "WHO CAN RESTORE?")),
+        (text.index("5. How"), ("BURROW REFERENCE", "5. How do I restore a file?")),
     ]
     # Numbered sections are siblings whatever their underline.
     numbered = (
@@ -79,7 +85,8 @@ def test_plain_text_headings_are_underlined_or_capitals_or_numbered_lines_alone(
     # Not headings: a list's numbered items, figures with units, a warning, indented code.
     assert (
         plain_text_headings(
-            "WARNING: DO NOT EDIT BY HAND\n\nTo reset it:\n\n1. Unplug it\n\n2. Wait\n\n"
+            "WARNING: DO NOT EDIT BY HAND\n\nNOTE: KEEP A COPY\n\n"
+            "To reset it:\n\n1. Unplug it\n\n2. Wait\n\n"
             "3. Plug it in\n\nIt restarts.\n\n2 eggs\n\n1.5 cups flour\n\n10 October 2024\n\n"
             "    SELECT ALL ROWS\n\nDone.\n"
         )
