@@ -47,6 +47,8 @@ _BEFORE_NUMBERS = frozenset(
     | {"Sec", "sec", "Art", "Ch", "ch", "Ref", "ref"}
 )
 _LIST_NUMBER = re.compile(r"\d+[.)]\s")
+# What may open a word: "(or", "“Tenant”".
+_OPENERS = "([\"'“‘"
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*|\f\s*")
 
 
@@ -110,7 +112,8 @@ def _line_breaks(text: str, start: int, end: int) -> list[int]:
         if not (before.isalnum() or before == ",") or not after:
             breaks.append(position)
             continue
-        if after.islower():
+        # "the fence\n(or the footpath)": a bracket or quote opening a lower-case word too.
+        if after.islower() or (after in _OPENERS and text[at + 1 : at + 2].islower()):
             continue
         # "up to\n500 euros": a number carries on a lower-case line, unless it starts a
         # numbered list item ("1. ", "2) ").
@@ -177,12 +180,25 @@ def _abbreviated(text: str, start: int, stop: int, ending: str, following: str) 
     word = text[max(start, stop - 12) : stop].split()[-1:]
     if not word:
         return False
-    abbreviation = word[0].lstrip("([\"'“‘")
+    abbreviation = word[0].lstrip(_OPENERS)
     if abbreviation in _BEFORE_ANYTHING:
         return True
-    if abbreviation in _BEFORE_NAMES:
+    if abbreviation in _BEFORE_NAMES or _initial(text, start, stop, abbreviation):
         return following.isupper()
     return abbreviation in _BEFORE_NUMBERS and following.isdigit()
+
+
+def _initial(text: str, start: int, stop: int, abbreviation: str) -> bool:
+    """Whether the letter before the full stop at `stop` is a name's initial: after a
+    title, or next to another initial ("Ms K. Adebayo", "J. R. Hart"); not "Plan B."."""
+    if not (len(abbreviation) == 1 and abbreviation.isupper()):
+        return False
+    before = text[max(start, stop - 16) : stop].split()[-2:-1]
+    previous = before[0].lstrip(_OPENERS) if before else ""
+    following = text[stop + 1 : stop + 8].split()[:1]
+    return previous in _BEFORE_NAMES or any(
+        re.fullmatch(r"[A-Z]\.", word) for word in [previous, *following]
+    )
 
 
 def trim(text: str, start: int, end: int) -> Span:

@@ -282,7 +282,8 @@ CREATE VIRTUAL TABLE blocks_fts USING fts5(
 # 6: plain text has headings (underlined, or in capitals or numbered, standing alone).
 # 7: a PDF's running headers and footers are dropped from its text. 8: a PDF's text is
 # laid out as on the page, a table row on one line; plain-text headings in capitals
-# may hold ".", ":" or "/", and one may ask a question.
+# may hold ".", ":" or "/", and one may ask a question; a wrapped line may open with
+# "(" and a name's initial ends no sentence, which moves chunk edges.
 INDEX_FORMAT = 8
 
 # A block: consecutive chunks of one document spanning at most this many characters.

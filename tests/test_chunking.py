@@ -176,6 +176,14 @@ def test_sentences_split_on_punctuation_paragraphs_and_lists_not_wrapped_lines()
     ]
 
 
+def test_a_wrapped_line_may_start_with_a_bracket_before_a_lower_case_word() -> None:
+    text = "A fence over 1 metre next to a road\n(or the footpath) needs consent.\n(See form B.)"
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "A fence over 1 metre next to a road\n(or the footpath) needs consent.",
+        "(See form B.)",
+    ]
+
+
 def test_a_wrapped_line_may_start_with_a_number_unless_it_is_a_list_item() -> None:
     text = "The allowance is up to\n500 euros for a monitor. Steps to claim\n1. Buy it\n2) Send it"
     assert [text[s:e] for s, e in split_sentences(text)] == [
@@ -230,7 +238,8 @@ def test_a_title_or_reference_abbreviation_ends_no_sentence() -> None:
         "The course leader is Dr. Amelia Hart. See Fig. 3 and No. 12 below. "
         "It takes approx. Two hours. The answer is no. 3 parts are missing. "
         "Requests time out after 500 ms. Retries follow. It opens in Sacramento, CA. "
-        "It is on Main St. The owner agrees, as Smith et al. We repeat it."
+        "It is on Main St. The owner agrees, as Smith et al. We repeat it. "
+        "Ask the clerk (Ms K. Adebayo) or J. R. Hart. Plan B. It failed."
     )
     assert [text[s:e] for s, e in split_sentences(text)] == [
         "The course leader is Dr. Amelia Hart.",
@@ -244,6 +253,9 @@ def test_a_title_or_reference_abbreviation_ends_no_sentence() -> None:
         "It is on Main St.",
         "The owner agrees, as Smith et al.",
         "We repeat it.",
+        "Ask the clerk (Ms K. Adebayo) or J. R. Hart.",
+        "Plan B.",
+        "It failed.",
     ]
 
 
