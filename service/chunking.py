@@ -49,6 +49,9 @@ _BEFORE_NUMBERS = frozenset(
 _LIST_NUMBER = re.compile(r"\d+[.)]\s")
 # What may open a word: "(or", "“Tenant”".
 _OPENERS = "([\"'“‘"
+# A lettered or roman-numbered list item's label: "(a) ", "(iv) ".
+_LETTERED_ITEM = re.compile(r"\((?:[a-z]|[ivx]+)\)\s")
+_INITIAL = re.compile(r"[A-Z]\.")
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*|\f\s*")
 
 
@@ -112,8 +115,10 @@ def _line_breaks(text: str, start: int, end: int) -> list[int]:
         if not (before.isalnum() or before == ",") or not after:
             breaks.append(position)
             continue
-        # "the fence\n(or the footpath)": a bracket or quote opening a lower-case word too.
-        if after.islower() or (after in _OPENERS and text[at + 1 : at + 2].islower()):
+        # "the fence\n(or the footpath)": a bracket or quote opening a lower-case word too,
+        # but not a lettered list item's ("(a) pay the rent", "(iv) sign").
+        opens = after in _OPENERS and text[at + 1 : at + 2].islower()
+        if after.islower() or (opens and not _LETTERED_ITEM.match(text, at, end)):
             continue
         # "up to\n500 euros": a number carries on a lower-case line, unless it starts a
         # numbered list item ("1. ", "2) ").
@@ -196,8 +201,8 @@ def _initial(text: str, start: int, stop: int, abbreviation: str) -> bool:
     before = text[max(start, stop - 16) : stop].split()[-2:-1]
     previous = before[0].lstrip(_OPENERS) if before else ""
     following = text[stop + 1 : stop + 8].split()[:1]
-    return previous in _BEFORE_NAMES or any(
-        re.fullmatch(r"[A-Z]\.", word) for word in [previous, *following]
+    return previous.rstrip(".") in _BEFORE_NAMES or any(
+        _INITIAL.fullmatch(word) for word in [previous, *following]
     )
 
 

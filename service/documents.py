@@ -290,11 +290,10 @@ def _page_text(page: Any) -> tuple[str, dict[str, float], Counter[float]]:
         return text, {}, Counter()
 
 
-# Two runs of prose side by side on one line: a page of two columns, laid out.
-_SIDE_BY_SIDE = re.compile(r"\S+(?: \S+){3,} {4,}\S+(?: \S+){3,}")
-# Layout extraction leaves out rotated text; a page that loses more than this share of
-# its characters to it keeps the plain text.
-_MAX_LAYOUT_LOSS = 0.02
+# Prose side by side on one line, as a page of columns is laid out: four words or more,
+# a wide gap, four words or more. Exact counts: open ones backtrack on long lines.
+_SIDE_BY_SIDE = re.compile(r"\S+(?: \S+){3} {4,}\S+(?: \S+){3}")
+_WIDE_GAP = re.compile(r" {4,}")
 
 
 def _laid_out(page: Any, plain: str) -> str:
@@ -302,24 +301,37 @@ def _laid_out(page: Any, plain: str) -> str:
     apart by spaces (plain extraction gives a cell per line, so the reader, the
     chunker and the highlight lose which figure is in which row); else `plain`.
 
-    Plain stays for a page whose layout sets prose side by side (two columns, which
-    plain extraction reads one after the other) or loses rotated text, and for a page
+    A line that plain extraction gives whole too (prose, a list item) keeps plain's
+    single spaces: loosely justified words are no table's columns. Plain stays for a
+    page laid out with prose side by side (columns, which plain reads one after the
+    other: two such lines of exactly two parts, or a third of the page), for a page
+    whose layout loses any character (rotated text is left out), and for a page
     layout extraction fails on."""
     try:
         laid = page.extract_text(extraction_mode="layout", layout_mode_space_vertically=False) or ""
     except Exception:  # pypdf's many errors: the plain text is still the page's text
         return plain
-    lines = [line.rstrip() for line in laid.replace("\f", "\n").split("\n")]
-    filled = [line for line in lines if line.strip()]
-    columns = sum(bool(_SIDE_BY_SIDE.search(line)) for line in filled)
-    kept = sum(not c.isspace() for c in laid)
+    whole = {" ".join(line.split()) for line in plain.split("\n")}
+    lines = []
+    for line in laid.replace("\f", "\n").split("\n"):
+        words = " ".join(line.split())
+        lines.append(words if words in whole else line.rstrip())
+    filled = [line for line in lines if line]
+    side_by_side = [line for line in filled if _SIDE_BY_SIDE.search(line)]
+    two_columns = [line for line in side_by_side if len(_WIDE_GAP.split(line.strip())) == 2]
+    text = "\n".join(lines).strip("\n")
     if (
         not filled
-        or columns > len(filled) / 3
-        or kept < (1 - _MAX_LAYOUT_LOSS) * sum(not c.isspace() for c in plain)
+        or len(two_columns) >= 2
+        or len(side_by_side) > len(filled) / 3
+        or _non_space(plain) - _non_space(text)
     ):
         return plain
-    return "\n".join(lines).strip("\n")
+    return text
+
+
+def _non_space(text: str) -> Counter[str]:
+    return Counter(character for character in text if not character.isspace())
 
 
 def _line_sizes(page: Any) -> tuple[dict[str, float], Counter[float]]:
@@ -442,20 +454,34 @@ def markdown_headings(text: str) -> list[Heading]:
     return headings
 
 
-# A plain-text heading standing alone between blank lines: in capitals ("EXIT CODES":
-# letters, digits and a few marks, no ":" or code's signs), or numbered as a section
-# ("Part 3. Parties", "4.2 Service intervals", "1. Introduction"), and short, not ending
-# as a sentence or a lead-in does. Group "number" is a section number.
-# "APPENDIX A.2", "PART 2: FEES", "SLEEP-RT PROTOCOL, VERSION 1.3", "WHO CAN APPLY?"
+# A plain-text heading standing alone between blank lines: in capitals ("EXIT CODES",
+# "APPENDIX A.2: FEES", "WHO CAN APPLY?": letters, digits and a few marks, no code's
+# signs), or numbered as a section ("Part 3. Parties", "4.2 Service intervals", "1.
+# Introduction"), and short, not ending as a sentence or a lead-in does. Group "number"
+# is a section number.
 _CAPITALS = re.compile(r"(?=.*[A-Z]{3})[A-Z0-9][A-Z0-9 ,.:/&'()\u2013-]{3,79}\??")
-# A notice in capitals is no section: "WARNING: DO NOT EDIT BY HAND".
-_NOTICE = re.compile(r"(?:WARNING|CAUTION|DANGER|NOTE|NOTICE|IMPORTANT|TIP)\b")
 _NUMBERED = re.compile(
     r"(?:(?i:part|chapter|section|article|appendix|annex|schedule) [0-9IVXLC]+[.:]?"
     r"|(?P<number>\d{1,2}(?:\.\d{1,2}){1,3}\.?|\d{1,2}[.)])) +[A-Z].{0,70}"
 )
 # A line ending so runs on, or is a sentence; one ending in "?" may head a FAQ's answer.
 _UNFINISHED = tuple(".,;:!")
+# A label and its value are no section: "WARNING: DO NOT EDIT", "REF: HX/2291" (one
+# word before a colon), "TOTAL 45.00" (too few letters), "WWW.EXAMPLE.ORG" (one word
+# with "." or "/").
+_LABEL = re.compile(r"[A-Z]+ ?:")
+_MIN_LETTERS = 0.6
+
+
+def _is_capitals_heading(line: str) -> bool:
+    "Whether a line standing alone is a heading in capitals (see _CAPITALS and _LABEL)"
+    letters = sum(character.isalpha() for character in line)
+    return (
+        bool(_CAPITALS.fullmatch(line))
+        and not _LABEL.match(line)
+        and (" " in line or not any(mark in line for mark in "./"))
+        and letters >= _MIN_LETTERS * len(line.replace(" ", ""))
+    )
 
 
 def _section_depth(line: str) -> int:
@@ -504,7 +530,7 @@ def plain_text_headings(text: str) -> list[Heading]:
             if depth:
                 depths[i] = depth
                 levels[i] = 1 + depth
-            elif _CAPITALS.fullmatch(line) and not _NOTICE.match(line):
+            elif _is_capitals_heading(line):
                 levels[i] = 2
     for before, i, after in zip([-1, *filled[:-1]], filled, [*filled[1:], -1], strict=True):
         if i in depths and depths[i] in (depths.get(before, 0), depths.get(after, 0)):

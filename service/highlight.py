@@ -61,8 +61,9 @@ _ASKS_PRICE = (
 # A yes-or-no question on paying ("Is there a charge for returns?") is answered by the
 # amount, or by "free": for the highlight only, as "no" needs no amount to answer it.
 _ASKS_WHETHER_PAID = (
-    r"\b(?:is|are) there (?:an?|any)\b[^?]*\b(?:charges?|fees?|costs?|fines?|penalty)\b"
-    r"|\b(?:do(?:es)?|will)\b[^?]*\bcost (?:anything|extra|money)\b|\bhave to pay\b"
+    r"\b(?:is|are) there (?:an?|any)\b[^?]*\b(?:charges?|fees?|costs?|fines?|penalty)\b(?!-)"
+    r"|\b(?:do(?:es)?|will)\b[^?]*\bcost (?:anything|extra|money)\b"
+    r"|\b(?:do|will|would) (?:i|we|you|they) (?:have|need) to pay\b"
 )
 # What a question asks for -> what an answering sentence then contains.
 _ANSWER_TYPES = [
@@ -79,7 +80,7 @@ _ANSWER_TYPES = [
     ),
     (
         r"\bhow (?:many|much|big|heavy|far|fast|large|old|high|low|hot|cold|warm|deep|wide|"
-        r"tall|small|hard|loud|strong|thick|close)\b"
+        r"tall|small|hard|loud|thick|close)\b"
         r"|\bwhat (?:percentage|share|number|amount)\b",
         _NUMBER,
     ),

@@ -182,6 +182,9 @@ def test_a_wrapped_line_may_start_with_a_bracket_before_a_lower_case_word() -> N
         "A fence over 1 metre next to a road\n(or the footpath) needs consent.",
         "(See form B.)",
     ]
+    # A lettered or roman-numbered list item starts a line of its own.
+    items = "The tenant must\n(a) pay the rent\n(b) keep the garden tidy\n(iv) sign"
+    assert [items[s:e] for s, e in split_sentences(items)] == items.split("\n")
 
 
 def test_a_wrapped_line_may_start_with_a_number_unless_it_is_a_list_item() -> None:
@@ -239,7 +242,7 @@ def test_a_title_or_reference_abbreviation_ends_no_sentence() -> None:
         "It takes approx. Two hours. The answer is no. 3 parts are missing. "
         "Requests time out after 500 ms. Retries follow. It opens in Sacramento, CA. "
         "It is on Main St. The owner agrees, as Smith et al. We repeat it. "
-        "Ask the clerk (Ms K. Adebayo) or J. R. Hart. Plan B. It failed."
+        "Ask the clerk (Ms K. Adebayo) or J. R. Hart. Plan B. It failed. Mr. J. Smith agreed."
     )
     assert [text[s:e] for s, e in split_sentences(text)] == [
         "The course leader is Dr. Amelia Hart.",
@@ -256,6 +259,7 @@ def test_a_title_or_reference_abbreviation_ends_no_sentence() -> None:
         "Ask the clerk (Ms K. Adebayo) or J. R. Hart.",
         "Plan B.",
         "It failed.",
+        "Mr. J. Smith agreed.",
     ]
 
 

@@ -55,6 +55,7 @@ def test_plain_text_headings_are_underlined_or_capitals_or_numbered_lines_alone(
         # Capitals with a version, a colon or a slash; a question, in capitals or numbered.
         "APPENDIX A.2: BACKUP/RESTORE\n\nSee below.\n\n"
         "WHO CAN RESTORE?\n\nAny admin.\n\n5. How do I restore a file?\n\nRun it.\n\n"
+        "IMPORTANT INFORMATION\n\nRead it.\n\n"
         # Not headings: a sentence, a lead-in, a line that runs on, mixed case alone.
         "See the FAQ.\n\nTHE TOOL NEEDS:\n\nBACKUP NOW\nruns at once.\n\nSummary\n\nDone.\n"
     )
@@ -69,6 +70,7 @@ def test_plain_text_headings_are_underlined_or_capitals_or_numbered_lines_alone(
         (text.index("APPENDIX"), ("BURROW REFERENCE", "APPENDIX A.2: BACKUP/RESTORE")),
         (text.index("WHO CAN"), ("BURROW REFERENCE", "WHO CAN RESTORE?")),
         (text.index("5. How"), ("BURROW REFERENCE", "5. How do I restore a file?")),
+        (text.index("IMPORTANT"), ("BURROW REFERENCE", "IMPORTANT INFORMATION")),
     ]
     # Numbered sections are siblings whatever their underline.
     numbered = (
@@ -85,7 +87,8 @@ def test_plain_text_headings_are_underlined_or_capitals_or_numbered_lines_alone(
     # Not headings: a list's numbered items, figures with units, a warning, indented code.
     assert (
         plain_text_headings(
-            "WARNING: DO NOT EDIT BY HAND\n\nNOTE: KEEP A COPY\n\n"
+            "WARNING: DO NOT EDIT BY HAND\n\nNOTE: KEEP A COPY\n\nREF: HX/2291/24\n\n"
+            "TOTAL 45.00\n\nWWW.EXAMPLE.ORG\n\n"
             "To reset it:\n\n1. Unplug it\n\n2. Wait\n\n"
             "3. Plug it in\n\nIt restarts.\n\n2 eggs\n\n1.5 cups flour\n\n10 October 2024\n\n"
             "    SELECT ALL ROWS\n\nDone.\n"
@@ -320,11 +323,13 @@ def test_a_pdf_table_keeps_its_rows_and_two_columns_of_prose_their_order(
         for i, row in enumerate(rows)
         for x, cell in zip((72.0, 220.0, 340.0), row, strict=True)
     ]
-    # Each column's lines are drawn in reading order: left column first.
+    # Each column's lines are drawn in reading order: left column first. The right one
+    # is short, as a page's last column often is.
     left = [
         "The committee met on 3 March",
         "and approved the new depot",
         "at a cost of four million.",
+        *(f"Line {n} of the minutes goes on here." for n in range(9)),
     ]
     right = [
         "Residents asked whether the",
