@@ -5,9 +5,10 @@ title and heading as context (alone, "It takes three hours." is about nothing), 
 bonus when it holds the kind of thing the question asks for: a duration for "how long",
 a date, day or time for "when", a number for "how many" or "how cold", an amount of money
 for "what does it cost" or "is there a fee"; and a bonus for naming the question's
-identifiers (codes, model numbers, years: "E-2011", "X300"), which embeddings barely tell
-apart ("E-2010" reads as close as "E-2011"). Two neighbouring sentences of a paragraph
-compete as one span, scored by their mean vector. Exact, cheap, no LLM.
+identifiers (codes, model numbers, years: "E-2011", "X300") and days or months, which
+embeddings barely tell apart ("E-2010" reads as close as "E-2011"). Two neighbouring
+sentences of a paragraph compete as one span, scored by their mean vector. Exact, cheap,
+no LLM.
 """
 
 import re
@@ -107,6 +108,12 @@ _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]")
 # The most of a lead-in's list or code a highlight runs on over, in characters.
 FOLLOWING_CHARS = 600
 
+# A day of the week or a month named: "Sunday", "Saturdays", "March".
+_DAY_NAME = re.compile(
+    r"\b((?:mon|tues|wednes|thurs|fri|satur|sun)day|january|february|march|april|june|july"
+    r"|august|september|october|november|december)s?\b",
+    re.I,
+)
 # Shared by a span holding every identifier the question names (a part for a part).
 IDENTIFIER_BONUS = 0.1
 
@@ -228,8 +235,15 @@ def _without_labels(sentence: str) -> str:
 
 
 def _identifiers(question: str) -> list[re.Pattern[str]]:
-    """Patterns finding each identifier the question names, as a whole word, any case."""
-    return [re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I) for name in identifiers(question)]
+    """Patterns finding each identifier the question names, as a whole word, any case;
+    and each day of the week or month, which embeddings tell apart as little ("Sunday"
+    reads as close as "Monday"), also in the plural ("on Saturdays")."""
+    named = [re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I) for name in identifiers(question)]
+    days = [
+        re.compile(rf"\b{re.escape(day)}s?\b", re.I)
+        for day in dict.fromkeys(match.group(1).lower() for match in _DAY_NAME.finditer(question))
+    ]
+    return named + days
 
 
 def _neighbours(text: str, first: Span, second: Span) -> bool:

@@ -203,6 +203,21 @@ def test_a_day_of_the_week_or_a_time_answers_when(embedder: Embedder) -> None:
     assert text[start:end] == text.split("\n\n")[1]
 
 
+def test_the_day_the_question_names_wins_over_another_day(embedder: Embedder) -> None:
+    # Embeddings read "Saturday" as close as "Monday to Friday": the named day tells.
+    text = (
+        "The clinic is open Monday to Friday from 8:00 am to 6:30 pm.\n\n"
+        "On Saturdays we open from 9:00 to 12:00 for urgent appointments only.\n\n"
+        "We are closed on Sundays and public holidays."
+    )
+    question = "Is the clinic open on Saturday?"
+    vector = embedder.embed([question])[0]
+    [((start, end), _)] = best_sentences(
+        question, vector, [text], ["Clinic handbook\nOpening hours"], embedder
+    )
+    assert text[start:end] == text.split("\n\n")[1]
+
+
 def test_a_clauses_own_number_is_no_figure_that_answers(embedder: Embedder) -> None:
     # "4.1" labels its clause; "four" is the figure that answers, in the other clause.
     text = (
