@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from io import BytesIO
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -292,7 +293,7 @@ def _page_text(page: Any) -> tuple[str, dict[str, float], Counter[float]]:
 
 # Prose side by side on one line, as a page of columns is laid out: four words or more,
 # a wide gap, four words or more. Exact counts: open ones backtrack on long lines.
-_SIDE_BY_SIDE = re.compile(r"\S+(?: \S+){3} {4,}\S+(?: \S+){3}")
+_SIDE_BY_SIDE = re.compile(r"(?<!\S)\S+(?: \S+){3} {4,}\S+(?: \S+){3}")
 _WIDE_GAP = re.compile(r" {4,}")
 
 
@@ -303,27 +304,34 @@ def _laid_out(page: Any, plain: str) -> str:
 
     A line that plain extraction gives whole too (prose, a list item) keeps plain's
     single spaces: loosely justified words are no table's columns. Plain stays for a
-    page laid out with prose side by side (columns, which plain reads one after the
-    other: two such lines of exactly two parts, or a third of the page), for a page
-    whose layout loses any character (rotated text is left out), and for a page
-    layout extraction fails on."""
+    page laid out with prose side by side that plain reads down, not across as a
+    table row's cells (columns: two such lines of two parts, or a third of the page),
+    for a page whose layout loses any character (rotated text is left out), and for a
+    page layout extraction fails on."""
     try:
         laid = page.extract_text(extraction_mode="layout", layout_mode_space_vertically=False) or ""
     except Exception:  # pypdf's many errors: the plain text is still the page's text
         return plain
-    whole = {" ".join(line.split()) for line in plain.split("\n")}
+    read = [" ".join(line.split()) for line in plain.split("\n")]
+    whole, across = set(read), set(pairwise(read))
     lines = []
     for line in laid.replace("\f", "\n").split("\n"):
         words = " ".join(line.split())
         lines.append(words if words in whole else line.rstrip())
     filled = [line for line in lines if line]
-    side_by_side = [line for line in filled if _SIDE_BY_SIDE.search(line)]
-    two_columns = [line for line in side_by_side if len(_WIDE_GAP.split(line.strip())) == 2]
+    # Prose side by side that plain reads down, not across as a table row's cells.
+    columns = [
+        parts
+        for parts in (
+            _WIDE_GAP.split(line.strip()) for line in filled if _SIDE_BY_SIDE.search(line)
+        )
+        if not all(pair in across for pair in pairwise(parts))
+    ]
     text = "\n".join(lines).strip("\n")
     if (
         not filled
-        or len(two_columns) >= 2
-        or len(side_by_side) > len(filled) / 3
+        or sum(len(parts) == 2 for parts in columns) >= 2
+        or len(columns) > len(filled) / 3
         or _non_space(plain) - _non_space(text)
     ):
         return plain
@@ -471,16 +479,19 @@ _UNFINISHED = tuple(".,;:!")
 # with "." or "/").
 _LABEL = re.compile(r"[A-Z]+ ?:")
 _MIN_LETTERS = 0.6
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
 def _is_capitals_heading(line: str) -> bool:
-    "Whether a line standing alone is a heading in capitals (see _CAPITALS and _LABEL)"
-    letters = sum(character.isalpha() for character in line)
+    """Whether a line standing alone is a heading in capitals (see _CAPITALS and _LABEL);
+    a year counts as a word ("FY 2023/2024 BUDGET")."""
+    wordy = _YEAR.sub("", line).replace(" ", "")
+    letters = sum(character.isalpha() for character in wordy)
     return (
         bool(_CAPITALS.fullmatch(line))
         and not _LABEL.match(line)
         and (" " in line or not any(mark in line for mark in "./"))
-        and letters >= _MIN_LETTERS * len(line.replace(" ", ""))
+        and letters >= _MIN_LETTERS * len(wordy)
     )
 
 

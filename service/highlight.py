@@ -64,7 +64,7 @@ _ASKS_PRICE = (
 _ASKS_WHETHER_PAID = (
     r"\b(?:is|are) there (?:an?|any)\b[^?]*\b(?:charges?|fees?|costs?|fines?|penalty)\b(?!-)"
     r"|\b(?:do(?:es)?|will)\b[^?]*\bcost (?:anything|extra|money)\b"
-    r"|\b(?:do|will|would) (?:i|we|you|they) (?:have|need) to pay\b"
+    r"|(?:^|[.?!]\s+)(?:do|does|will|would|must)\b[^?]*\b(?:have|need)s? to pay\b"
 )
 # What a question asks for -> what an answering sentence then contains.
 _ANSWER_TYPES = [

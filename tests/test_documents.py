@@ -55,7 +55,7 @@ def test_plain_text_headings_are_underlined_or_capitals_or_numbered_lines_alone(
         # Capitals with a version, a colon or a slash; a question, in capitals or numbered.
         "APPENDIX A.2: BACKUP/RESTORE\n\nSee below.\n\n"
         "WHO CAN RESTORE?\n\nAny admin.\n\n5. How do I restore a file?\n\nRun it.\n\n"
-        "IMPORTANT INFORMATION\n\nRead it.\n\n"
+        "IMPORTANT INFORMATION\n\nRead it.\n\nFY 2023/2024 BUDGET\n\nIt grew.\n\n"
         # Not headings: a sentence, a lead-in, a line that runs on, mixed case alone.
         "See the FAQ.\n\nTHE TOOL NEEDS:\n\nBACKUP NOW\nruns at once.\n\nSummary\n\nDone.\n"
     )
@@ -71,6 +71,7 @@ def test_plain_text_headings_are_underlined_or_capitals_or_numbered_lines_alone(
         (text.index("WHO CAN"), ("BURROW REFERENCE", "WHO CAN RESTORE?")),
         (text.index("5. How"), ("BURROW REFERENCE", "5. How do I restore a file?")),
         (text.index("IMPORTANT"), ("BURROW REFERENCE", "IMPORTANT INFORMATION")),
+        (text.index("FY 2023"), ("BURROW REFERENCE", "FY 2023/2024 BUDGET")),
     ]
     # Numbered sections are siblings whatever their underline.
     numbered = (
@@ -338,7 +339,23 @@ def test_a_pdf_table_keeps_its_rows_and_two_columns_of_prose_their_order(
     ]
     columns = [(72.0, 700.0 - 16 * i, line) for i, line in enumerate(left)]
     columns += [(320.0, 700.0 - 16 * i, line) for i, line in enumerate(right)]
-    corpus = write_corpus({"rents.pdf": placed_pdf([table]), "minutes.pdf": placed_pdf([columns])})
+    # A table of two columns whose wordy rows look like prose side by side: plain reads
+    # their cells across, not down, so the rows stay.
+    terms = [("Rent", "Monthly"), ("Deposit", "Five weeks")]
+    terms += [("Fixed term of the tenancy", "The first twelve months of it")]
+    terms += [("Periodic tenancy after that", "A rolling month by month term")]
+    two_cells = [
+        (x, 700.0 - 18 * i, cell)
+        for i, row in enumerate(terms)
+        for x, cell in zip((72.0, 320.0), row, strict=True)
+    ]
+    corpus = write_corpus(
+        {
+            "rents.pdf": placed_pdf([table]),
+            "minutes.pdf": placed_pdf([columns]),
+            "terms.pdf": placed_pdf([two_cells]),
+        }
+    )
     documents = {d.document_id: d for d in load_corpus(corpus).documents}
     # A row is one line, its cells apart by spaces (plain extraction gives a cell a line).
     rents = documents["rents.pdf"].text.split("\n")
@@ -350,6 +367,8 @@ def test_a_pdf_table_keeps_its_rows_and_two_columns_of_prose_their_order(
     assert " ".join(rents[3].split()) == "Riverside Mews 3 £138.49"
     # Laid out, prose side by side would interleave: its text stays in reading order.
     assert documents["minutes.pdf"].text.split("\n") == left + right
+    rows = documents["terms.pdf"].text.split("\n")
+    assert [" ".join(row.split()) for row in rows] == [" ".join(row) for row in terms]
 
 
 def test_pdf_headings_never_cost_a_page_and_skip_running_headers(write_corpus: WriteFiles) -> None:
