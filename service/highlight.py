@@ -31,9 +31,15 @@ ANSWER_TYPE_BONUS = 0.1
 _NUMBER_WORD = r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|fifty|hundred|thousand|million|half|dozen)\b"  # noqa: E501
 _NUMBER = r"\d|" + _NUMBER_WORD
 _DURATION = r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|daily|weekly|monthly|annual(?:ly)?|every)\b"  # noqa: E501
-_DATE = r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|november|december|spring|summer|autumn|winter)\b"  # noqa: E501
+_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+# The months but May, which is mostly a verb ("May I ...?"): a date counts it apart.
+_MONTH = r"january|february|march|april|june|july|august|september|october|november|december"
+_DATE = rf"\b(?:1[5-9]\d\d|20\d\d|{_MONTH}|may|spring|summer|autumn|winter)\b"
 # "When can I see Dr Hart?" -> "on Tuesdays from 14:00": a day of the week or a time of day.
-_DAY_OR_TIME = r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|noon|midnight|(?<![\d:])\d{1,2}:[0-5]\d(?![\d:])|\d{1,2}\s?[ap]\.?m\b\.?)"  # noqa: E501
+_DAY_OR_TIME = (
+    rf"\b(?:{_WEEKDAY}s?|noon|midnight"
+    r"|(?<![\d:])\d{1,2}:[0-5]\d(?![\d:])|\d{1,2}\s?[ap]\.?m\b\.?)"
+)
 # "Free" as a price ("returns are free", "free of charge", "fee-free"), not in other
 # compounds ("gravel-free runways", "free-standing") nor in "feel free to ask".
 _DASH = f"[{DASHES}]"
@@ -109,11 +115,7 @@ _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]")
 FOLLOWING_CHARS = 600
 
 # A day of the week or a month named: "Sunday", "Saturdays", "March".
-_DAY_NAME = re.compile(
-    r"\b((?:mon|tues|wednes|thurs|fri|satur|sun)day|january|february|march|april|june|july"
-    r"|august|september|october|november|december)s?\b",
-    re.I,
-)
+_DAY_NAME = re.compile(rf"\b({_WEEKDAY}|{_MONTH})s?\b", re.I)
 # Shared by a span holding every identifier the question names (a part for a part).
 IDENTIFIER_BONUS = 0.1
 
