@@ -10,13 +10,12 @@ import re
 from collections.abc import Sequence
 
 from service.highlight import ASKS_PRICE_PATTERN, MODEL_NUMBER, MONEY_PATTERN
-from service.keywords import VERSION, identifier_kind, identifiers, loosely, model_parts
+from service.keywords import ANY_YEAR, VERSION, identifier_kind, identifiers, loosely, model_parts
 from service.models import Passage
 
 _DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.(?:19|20)?\d\d")
 # A section's title after its number in a label: "4.2.1 Logging in".
 _TITLE_AFTER = re.compile(r"\s+[A-Za-z]")
-_ANY_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
 def lacks_answer(question: str, passages: Sequence[Passage]) -> bool:
@@ -43,7 +42,7 @@ def lacks_named_year(question: str, texts: Sequence[str]) -> bool:
     in its answer ("5-year" against "five years"), a year hardly ever.
     """
     # In the texts, any year counts, even run into a label ("FY2024").
-    named = {year for text in texts for year in _ANY_YEAR.findall(text)}
+    named = {year for text in texts for year in ANY_YEAR.findall(text)}
     return not _asked_years(question) <= named
 
 
@@ -68,7 +67,7 @@ def lacks_asked_price(question: str, texts: Sequence[str]) -> bool:
     return not any(
         MONEY_PATTERN.search(text)
         and all(model.search(text) for model in models)
-        and asked_years <= set(_ANY_YEAR.findall(text))
+        and asked_years <= set(ANY_YEAR.findall(text))
         for text in texts
     )
 

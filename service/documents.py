@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import CorpusNotFound, UnreadableDocument
+from service.keywords import ANY_YEAR
 from service.models import Document, Heading, SkippedFile
 
 CONTENT_TYPES = {
@@ -479,13 +480,12 @@ _UNFINISHED = tuple(".,;:!")
 # with "." or "/").
 _LABEL = re.compile(r"[A-Z]+ ?:")
 _MIN_LETTERS = 0.6
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
 def _is_capitals_heading(line: str) -> bool:
     """Whether a line standing alone is a heading in capitals (see _CAPITALS and _LABEL);
     a year counts as a word ("FY 2023/2024 BUDGET")."""
-    wordy = _YEAR.sub("", line).replace(" ", "")
+    wordy = ANY_YEAR.sub("", line).replace(" ", "")
     letters = sum(character.isalpha() for character in wordy)
     return (
         bool(_CAPITALS.fullmatch(line))

@@ -46,6 +46,8 @@ _ENDINGS = (
 # "entre"), and so does a stem that ends like the ending begins ("floor" is no "flour").
 _MIN_STEM = 3
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+# A year even run into a label or a code: "FY2024", "2023/2024".
+ANY_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # The hyphen and the dashes a word may be joined or a code split with: "-", and
 # U+2010 to U+2013 (hyphen, non-breaking hyphen, figure dash, en dash). A character
 # class's body, hyphen first so that it stands for itself.
